@@ -1,0 +1,335 @@
+// The local Apache Kafka harness: fetches the real broker from Maven Central with `mvn`,
+// formats KRaft storage and runs one combined broker+controller node on loopback.
+// Everything it writes lives under `.kafka/` (git-ignored) at the project root.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+/** The Kafka version this project is tested against. Pinned here and nowhere else; `KAFKA_VERSION` overrides it. */
+export const PINNED_KAFKA_VERSION = '4.4.0';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HOME = join(ROOT, '.kafka');
+export const BROKER_HOST = 'localhost';
+export const BROKER_PORT = 9092;
+const CONTROLLER_PORT = 9093;
+export const LOCAL_BROKER = `${BROKER_HOST}:${BROKER_PORT}`;
+const PID_FILE = join(HOME, 'broker.pid');
+const VERSION_FILE = join(HOME, 'broker.version');
+export const LOG_FILE = join(HOME, 'broker.log');
+
+export function kafkaVersion(): string {
+  return process.env.KAFKA_VERSION?.trim() || PINNED_KAFKA_VERSION;
+}
+
+/** Brokers from `KAFKA_BROKERS` (comma-separated host:port), or undefined when the local harness is in charge. */
+export function externalBrokers(): string[] | undefined {
+  const list = (process.env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return list.length > 0 ? list : undefined;
+}
+
+/** The brokers every test, recipe, benchmark and server in this repository talks to. */
+export function brokers(): string[] {
+  return externalBrokers() ?? [LOCAL_BROKER];
+}
+
+export class HarnessError extends Error {
+  override name = 'HarnessError';
+}
+
+function commandExists(cmd: string): boolean {
+  return spawnSync(cmd, ['-version'], { stdio: 'ignore' }).error === undefined;
+}
+
+function missingToolMessage(tool: string): string {
+  return [
+    `\`${tool}\` was not found on PATH, so the local Apache Kafka broker cannot be ${tool === 'java' ? 'run' : 'downloaded'}.`,
+    'Two ways out:',
+    '  1. install Java 17+ and Maven (Debian: `apt-get install openjdk-17-jre-headless maven`), or',
+    '  2. point KAFKA_BROKERS at an existing cluster, e.g. `KAFKA_BROKERS=broker1:9092,broker2:9092 npm test`',
+    '     (with Docker: `docker run -p 9092:9092 apache/kafka` and KAFKA_BROKERS=localhost:9092).',
+  ].join('\n');
+}
+
+function libDir(version: string): string {
+  return join(HOME, 'dist', version, 'lib');
+}
+
+/** Resolves kafka_2.13 and its runtime dependencies from Maven Central into `.kafka/dist/<version>/lib`, once. */
+export function ensureJars(version = kafkaVersion(), log: (line: string) => void = console.error): string {
+  const lib = libDir(version);
+  const marker = join(lib, '.complete');
+  if (existsSync(marker)) return lib;
+  if (!commandExists('mvn')) throw new HarnessError(missingToolMessage('mvn'));
+  log(`kafka: resolving org.apache.kafka:kafka_2.13:${version} from Maven Central (first run only)…`);
+  const work = join(HOME, 'dist', version);
+  mkdirSync(work, { recursive: true });
+  // slf4j-simple gives the broker a logger that does not depend on which log4j generation the Kafka version ships.
+  writeFileSync(
+    join(work, 'pom.xml'),
+    `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>kafka-sse.local</groupId><artifactId>kafka-broker</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${version}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+`,
+  );
+  rmSync(lib, { recursive: true, force: true });
+  const mvn = spawnSync(
+    'mvn',
+    ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`, '-DincludeScope=runtime'],
+    { cwd: work, encoding: 'utf8' },
+  );
+  if (mvn.status !== 0) {
+    const out = `${mvn.stdout ?? ''}${mvn.stderr ?? ''}`.trim().split('\n').slice(-20).join('\n');
+    throw new HarnessError(`kafka: mvn could not resolve Kafka ${version}:\n${out}`);
+  }
+  writeFileSync(marker, new Date().toISOString());
+  return lib;
+}
+
+function readPid(): number | undefined {
+  if (!existsSync(PID_FILE)) return undefined;
+  const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when something accepts TCP connections on host:port. */
+export function isListening(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    const finish = (result: boolean) => {
+      socket.destroy();
+      done(result);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+/** Asks the cluster for metadata with a kafkajs admin client; resolves to the broker list, or throws. */
+export async function describeCluster(brokerList: string[], timeoutMs = 5000) {
+  const kafka = new Kafka({
+    clientId: 'kafka-sse-harness',
+    brokers: brokerList,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: Math.min(timeoutMs, 3000),
+    requestTimeout: timeoutMs,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await admin.describeCluster();
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function tail(file: string, lines = 30): string {
+  if (!existsSync(file)) return '(no broker log)';
+  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function serverProperties(dataDir: string): string {
+  // Only what a single node needs; everything that shapes client behaviour keeps the broker's defaults.
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@${BROKER_HOST}:${CONTROLLER_PORT}`,
+    `listeners=PLAINTEXT://${BROKER_HOST}:${BROKER_PORT},CONTROLLER://${BROKER_HOST}:${CONTROLLER_PORT}`,
+    `advertised.listeners=PLAINTEXT://${BROKER_HOST}:${BROKER_PORT}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'offsets.topic.replication.factor=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    '',
+  ].join('\n');
+}
+
+function clusterId(): string {
+  // A Kafka cluster id is a 16-byte UUID in URL-safe base64 without padding.
+  return randomBytes(16).toString('base64url');
+}
+
+function javaArgs(lib: string, mainClass: string, args: string[]): string[] {
+  return [
+    '-Xms512m',
+    '-Xmx1g',
+    '-XX:+UseG1GC',
+    '-Djava.awt.headless=true',
+    '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
+    '-Dorg.slf4j.simpleLogger.showDateTime=true',
+    '-Dorg.slf4j.simpleLogger.log.kafka.request.logger=warn',
+    '-cp',
+    `${lib}/*`,
+    mainClass,
+    ...args,
+  ];
+}
+
+export interface BrokerInfo {
+  address: string;
+  version: string;
+  pid?: number;
+  startedHere: boolean;
+}
+
+async function waitForMetadata(pid: number, deadline: number): Promise<void> {
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) {
+      throw new HarnessError(`kafka: the broker exited during start-up. Tail of ${LOG_FILE}:\n${tail(LOG_FILE)}`);
+    }
+    if (await isListening(BROKER_HOST, BROKER_PORT, 500)) {
+      try {
+        await describeCluster([LOCAL_BROKER], 3000);
+        return;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new HarnessError(
+    `kafka: the broker did not answer a metadata request within the start-up timeout (${lastError || 'port closed'}). Tail of ${LOG_FILE}:\n${tail(LOG_FILE)}`,
+  );
+}
+
+/**
+ * Starts the local broker in the background unless it already runs. Idempotent.
+ * Returns `startedHere: true` only when this call launched the JVM.
+ */
+export async function startBroker(opts: { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<BrokerInfo> {
+  const log = opts.log ?? console.error;
+  const external = externalBrokers();
+  if (external) {
+    await describeCluster(external).catch((err: unknown) => {
+      throw new HarnessError(`kafka: KAFKA_BROKERS=${external.join(',')} does not answer: ${String(err)}`);
+    });
+    return { address: external.join(','), version: 'external', startedHere: false };
+  }
+  const version = kafkaVersion();
+  const pid = readPid();
+  if (pid !== undefined && isAlive(pid)) {
+    await waitForMetadata(pid, Date.now() + (opts.timeoutMs ?? 90_000));
+    return { address: LOCAL_BROKER, version: runningVersion() ?? version, pid, startedHere: false };
+  }
+  if (await isListening(BROKER_HOST, BROKER_PORT)) {
+    // Someone else's broker (or something else) already owns the port: use it if it speaks Kafka.
+    await describeCluster([LOCAL_BROKER]).catch((err: unknown) => {
+      throw new HarnessError(`kafka: port ${BROKER_PORT} is taken by something that does not answer as Kafka: ${String(err)}`);
+    });
+    return { address: LOCAL_BROKER, version: 'unknown (not started by this harness)', startedHere: false };
+  }
+  if (!commandExists('java')) throw new HarnessError(missingToolMessage('java'));
+  const lib = ensureJars(version, log);
+  const dataDir = join(HOME, 'data', version);
+  const propsFile = join(HOME, `server-${version}.properties`);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(propsFile, serverProperties(dataDir));
+  if (!existsSync(join(dataDir, 'meta.properties'))) {
+    const format = spawnSync(
+      'java',
+      javaArgs(lib, 'kafka.tools.StorageTool', ['format', '-t', clusterId(), '-c', propsFile]),
+      { encoding: 'utf8' },
+    );
+    if (format.status !== 0) {
+      throw new HarnessError(`kafka: formatting KRaft storage failed:\n${format.stdout}${format.stderr}`);
+    }
+  }
+  const out = openSync(LOG_FILE, 'a');
+  const child = spawn('java', javaArgs(lib, 'kafka.Kafka', [propsFile]), {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
+  child.unref();
+  if (child.pid === undefined) throw new HarnessError('kafka: could not spawn java');
+  writeFileSync(PID_FILE, String(child.pid));
+  writeFileSync(VERSION_FILE, version);
+  log(`kafka: starting Apache Kafka ${version} (pid ${child.pid}), log in ${LOG_FILE}`);
+  try {
+    await waitForMetadata(child.pid, Date.now() + (opts.timeoutMs ?? 90_000));
+  } catch (err) {
+    await stopBroker({ log: () => {} });
+    throw err;
+  }
+  return { address: LOCAL_BROKER, version, pid: child.pid, startedHere: true };
+}
+
+/** The version of the broker this harness started, while it runs. */
+export function runningVersion(): string | undefined {
+  const pid = readPid();
+  if (pid === undefined || !isAlive(pid) || !existsSync(VERSION_FILE)) return undefined;
+  return readFileSync(VERSION_FILE, 'utf8').trim();
+}
+
+/** Stops the broker this harness started (by its PID) and waits until the JVM is gone. Idempotent. */
+export async function stopBroker(opts: { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<boolean> {
+  const log = opts.log ?? console.error;
+  const pid = readPid();
+  if (pid === undefined || !isAlive(pid)) {
+    rmSync(PID_FILE, { force: true });
+    log('kafka: no broker started by this harness is running');
+    return false;
+  }
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) {
+    log(`kafka: broker pid ${pid} ignored SIGTERM; sending SIGKILL`);
+    process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+  }
+  rmSync(PID_FILE, { force: true });
+  log(`kafka: stopped broker pid ${pid}`);
+  return true;
+}
+
+export async function brokerStatus(): Promise<{ running: boolean; line: string }> {
+  const external = externalBrokers();
+  if (external) {
+    const ok = await describeCluster(external).then(() => true, () => false);
+    return { running: ok, line: `external cluster ${external.join(',')} (KAFKA_BROKERS): ${ok ? 'answering' : 'NOT answering'}` };
+  }
+  const pid = readPid();
+  if (pid !== undefined && isAlive(pid)) {
+    const ok = await describeCluster([LOCAL_BROKER]).then(() => true, () => false);
+    return {
+      running: ok,
+      line: `Apache Kafka ${runningVersion() ?? kafkaVersion()} at ${LOCAL_BROKER} (pid ${pid}): ${ok ? 'answering' : 'starting or unhealthy'}`,
+    };
+  }
+  return { running: false, line: `not running (would start Apache Kafka ${kafkaVersion()} at ${LOCAL_BROKER})` };
+}
+
+/** Deletes the broker's data (topics) for every version; the downloaded jars stay cached. */
+export async function wipeData(): Promise<void> {
+  await stopBroker({ log: () => {} });
+  rmSync(join(HOME, 'data'), { recursive: true, force: true });
+  for (const f of existsSync(HOME) ? readdirSync(HOME) : []) {
+    if (f.startsWith('server-')) rmSync(join(HOME, f), { force: true });
+  }
+}

@@ -1,0 +1,76 @@
+// Test fixtures on the real broker: uniquely named topics per test, produced records, clean-up afterwards.
+import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
+import { Kafka, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
+
+/** The cluster the test run uses (set by scripts/test.ts; falls back to KAFKA_BROKERS, then the local harness). */
+export function testBrokers(): string[] {
+  const list = process.env.KAFKA_SSE_TEST_BROKERS ?? process.env.KAFKA_BROKERS ?? 'localhost:9092';
+  return list.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+let shared: { kafka: Kafka; admin: Promise<Admin>; producer: Promise<Producer> } | undefined;
+
+/** One kafkajs client per test file for fixtures; disconnected when the file's tests end. */
+export function fixtureKafka() {
+  if (!shared) {
+    const kafka = new Kafka({ clientId: 'kafka-sse-tests', brokers: testBrokers(), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    shared = {
+      kafka,
+      admin: admin.connect().then(() => admin),
+      producer: producer.connect().then(() => producer),
+    };
+    const current = shared;
+    after(async () => {
+      await (await current.producer).disconnect().catch(() => {});
+      await (await current.admin).disconnect().catch(() => {});
+      if (shared === current) shared = undefined;
+    });
+  }
+  return shared;
+}
+
+/** Creates a topic with a unique name (deleted when the test file ends) and returns its name. */
+export async function createTopic(partitions = 1, prefix = 'test'): Promise<string> {
+  const name = `${prefix}-${randomUUID().slice(0, 8)}-${Date.now().toString(36)}`;
+  const admin = await fixtureKafka().admin;
+  await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+  after(async () => {
+    await admin.deleteTopics({ topics: [name] }).catch(() => {});
+  });
+  return name;
+}
+
+export interface FixtureRecord {
+  partition: number;
+  value: unknown;
+  key?: string | null;
+  timestamp?: number;
+  headers?: Record<string, string>;
+}
+
+/** Produces records (values JSON-encoded unless already a Buffer or null), in batches, and waits for the acks. */
+export async function produce(topic: string, records: FixtureRecord[]): Promise<void> {
+  const producer = await fixtureKafka().producer;
+  const toMessage = (r: FixtureRecord): Message => ({
+    partition: r.partition,
+    key: r.key ?? null,
+    value: r.value === null ? null : Buffer.isBuffer(r.value) ? r.value : JSON.stringify(r.value),
+    ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
+    ...(r.headers ? { headers: r.headers } : {}),
+  });
+  for (let i = 0; i < records.length; i += 5000) {
+    await producer.send({ topic, acks: -1, messages: records.slice(i, i + 5000).map(toMessage) });
+  }
+}
+
+/** `count` JSON records per partition, `{ p, n }` each, for partitions 0..partitions-1. */
+export function recordsPerPartition(partitions: number, count: number, extra: (p: number, n: number) => object = () => ({})) {
+  const out: FixtureRecord[] = [];
+  for (let n = 0; n < count; n++) {
+    for (let p = 0; p < partitions; p++) out.push({ partition: p, value: { p, n, ...extra(p, n) } });
+  }
+  return out;
+}
