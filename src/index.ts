@@ -1,1 +1,37 @@
-export {};
+// kafka-sse: the public surface. Re-exports only.
+export { kafkaSse, kafkaSseResponse } from './kafkaSse.js';
+export type { KafkaSseOptions, KafkaInstrumentationEvent } from './kafkaSse.js';
+export { consume } from './stages/consume.js';
+export type { ConsumeOptions, RecordSource } from './stages/consume.js';
+export { deserialize, jsonDeserializer } from './stages/deserialize.js';
+export type { Deserializer } from './stages/deserialize.js';
+export { filter } from './stages/filter.js';
+export type { Filterer } from './stages/filter.js';
+export { idTrack } from './stages/idTrack.js';
+export type { IdTrackOptions } from './stages/idTrack.js';
+export { sseEncode, encodeEvent, encodeComment, dataLines } from './stages/sseEncode.js';
+export type { SseEncodeOptions } from './stages/sseEncode.js';
+export { ndjsonEncode } from './stages/ndjsonEncode.js';
+export { sink } from './stages/sink.js';
+export { webSink } from './stages/webSink.js';
+export { KafkaClient, sharedClient, closeSharedClient } from './kafka/client.js';
+export type { ClientTuning, FetchedPartition, FetchOptions } from './kafka/client.js';
+export { resolveStart } from './resolve.js';
+export type { ResolveOptions } from './resolve.js';
+export { parseAssignments, parseLastEventId, parseTimestamp, validateTopicName } from './position.js';
+export type { Assignment, StartRequest, ParseLimits } from './position.js';
+export * from './errors.js';
+export { silentLogger } from './logger.js';
+export type {
+  KafkaRecord,
+  DeserializedRecord,
+  Position,
+  TimestampPosition,
+  PartitionProgress,
+  RecordBatch,
+  TrackedRecord,
+  TrackedBatch,
+  Stage,
+  Logger,
+  RequestLike,
+} from './types.js';

@@ -1,0 +1,492 @@
+// The boundary with Kafka: topic metadata, start positions, and group-less fetches. Stages see only
+// `KafkaRecord`s and positions; nothing outside src/kafka/ imports kafkajs.
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { ConsumeError, KafkaUnavailableError, TopicDeletedError } from '../errors.js';
+import type { KafkaRecord, Position } from '../types.js';
+import {
+  createCluster,
+  isRetriable,
+  kafkaErrorType,
+  type RawBroker,
+  type RawCluster,
+  type RawFetchResponse,
+  type RawMessage,
+} from './kafkajsInternals.js';
+
+/** Records fetched from one partition for one stream, and where that stream reads next. */
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  records: KafkaRecord[];
+  /** Next offset to read: after the last record, or moved forward when the old one left the log. */
+  nextOffset: number;
+}
+
+export interface FetchOptions {
+  /** false: answer at once, even if empty (catching up). true: long-poll until records arrive. */
+  wait: boolean;
+  signal: AbortSignal;
+}
+
+export interface ClientTuning {
+  /** How long a tail long-poll waits on the broker before it is renewed (ms). */
+  pollMaxWaitMs?: number;
+  /** Bytes fetched per partition per request. */
+  partitionMaxBytes?: number;
+  /** How long transient Kafka failures are retried mid-stream before the stream ends with an error (ms). */
+  retryWindowMs?: number;
+}
+
+type Leaders = Map<number, number>;
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const EARLIEST = '-2';
+const LATEST = '-1';
+
+function toRecord(topic: string, partition: number, m: RawMessage): KafkaRecord {
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    timestamp: Number(m.timestamp),
+    key: m.key,
+    value: m.value,
+    headers: m.headers,
+  };
+}
+
+/** Picks out of a fetch response what a stream at `positions` has not read yet. */
+function slice(response: RawFetchResponse, positions: Position[]): FetchedPartition[] {
+  const wanted = new Map(positions.map((p) => [key(p.topic, p.partition), p.offset]));
+  const out: FetchedPartition[] = [];
+  for (const { topicName, partitions } of response.responses) {
+    for (const { partition, messages } of partitions) {
+      const from = wanted.get(key(topicName, partition));
+      if (from === undefined || messages.length === 0) continue;
+      const records: KafkaRecord[] = [];
+      let nextOffset = from;
+      for (const m of messages) {
+        const offset = Number(m.offset);
+        // A compressed batch starts before the asked offset; control records (transaction markers) are skipped but passed.
+        if (offset < from) continue;
+        nextOffset = offset + 1;
+        if (!m.isControlRecord) records.push(toRecord(topicName, partition, m));
+      }
+      if (nextOffset > from) out.push({ topic: topicName, partition, records, nextOffset });
+    }
+  }
+  return out;
+}
+
+interface Waiter {
+  positions: Position[];
+  resolve(result: FetchedPartition[]): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * One long-poll per broker for every stream that has caught up: their positions are merged into a
+ * single fetch, and each stream gets its slice of the answer. Idle streams cost nothing but a waiter.
+ */
+class TailPoller {
+  private readonly waiters = new Set<Waiter>();
+  private running = false;
+  fetches = 0;
+
+  constructor(
+    private readonly broker: () => Promise<RawBroker>,
+    private readonly maxWaitMs: number,
+    private readonly partitionMaxBytes: number,
+  ) {}
+
+  add(waiter: Waiter): () => void {
+    this.waiters.add(waiter);
+    if (!this.running) void this.loop();
+    return () => this.waiters.delete(waiter);
+  }
+
+  get size(): number {
+    return this.waiters.size;
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiters.size > 0) {
+        const merged = new Map<string, { topic: string; partition: number; offset: number }>();
+        for (const w of this.waiters) {
+          for (const p of w.positions) {
+            const k = key(p.topic, p.partition);
+            const seen = merged.get(k);
+            if (!seen || p.offset < seen.offset) merged.set(k, { ...p });
+          }
+        }
+        const byTopic = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
+        for (const p of merged.values()) {
+          const list = byTopic.get(p.topic) ?? [];
+          list.push({ partition: p.partition, fetchOffset: String(p.offset), maxBytes: this.partitionMaxBytes });
+          byTopic.set(p.topic, list);
+        }
+        let response: RawFetchResponse;
+        try {
+          this.fetches++;
+          const broker = await this.broker();
+          response = await broker.fetch({
+            maxWaitTime: this.maxWaitMs,
+            minBytes: 1,
+            maxBytes: Math.min(this.partitionMaxBytes * merged.size, 50 * 1024 * 1024),
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+          });
+        } catch (err) {
+          for (const w of this.waiters) w.reject(err);
+          this.waiters.clear();
+          break;
+        }
+        for (const w of [...this.waiters]) {
+          const result = slice(response, w.positions);
+          if (result.length > 0) {
+            this.waiters.delete(w);
+            w.resolve(result);
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/**
+ * A group-less reader of a Kafka cluster. One instance can serve every stream of a process: it keeps
+ * one connection per broker for quick requests and one for the merged tail long-polls.
+ */
+export class KafkaClient {
+  private readonly direct: RawCluster;
+  private readonly tail: RawCluster;
+  private connected?: Promise<void>;
+  private readonly leaders = new Map<string, Leaders>();
+  private readonly pollers = new Map<number, TailPoller>();
+  private readonly tuning: Required<ClientTuning>;
+  private closed = false;
+  /** Fetch requests sent, for tests and metrics. */
+  directFetches = 0;
+
+  constructor(
+    readonly kafka: Kafka,
+    tuning: ClientTuning = {},
+  ) {
+    this.direct = createCluster(kafka);
+    this.tail = createCluster(kafka);
+    this.tuning = {
+      pollMaxWaitMs: tuning.pollMaxWaitMs ?? 500,
+      partitionMaxBytes: tuning.partitionMaxBytes ?? 1024 * 1024,
+      retryWindowMs: tuning.retryWindowMs ?? 30_000,
+    };
+  }
+
+  /** A client for a kafkajs config. Never creates topics; kafkajs logs only errors unless told otherwise. */
+  static fromConfig(config: KafkaConfig, tuning?: ClientTuning): KafkaClient {
+    return new KafkaClient(new Kafka({ logLevel: logLevel.ERROR, ...config }), tuning);
+  }
+
+  get tailFetches(): number {
+    let n = 0;
+    for (const p of this.pollers.values()) n += p.fetches;
+    return n;
+  }
+
+  /** Streams currently waiting in a tail long-poll. */
+  get waitingStreams(): number {
+    let n = 0;
+    for (const p of this.pollers.values()) n += p.size;
+    return n;
+  }
+
+  async connect(): Promise<void> {
+    if (this.closed) throw new KafkaUnavailableError('The Kafka client is closed');
+    this.connected ??= Promise.all([this.direct.connect(), this.tail.connect()]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.connected = undefined;
+        throw new KafkaUnavailableError(`Kafka is not reachable: ${(err as Error).message}`);
+      },
+    );
+    return this.connected;
+  }
+
+  private async anyBroker(): Promise<RawBroker> {
+    await this.connect();
+    return this.direct.brokerPool.findConnectedBroker();
+  }
+
+  private async metadata(topics: string[]) {
+    const broker = await this.anyBroker();
+    return broker.metadata(topics);
+  }
+
+  /**
+   * Partition counts of the topics that exist (missing topics are absent from the map). Asks for each
+   * topic by name with auto-creation off, so nothing is ever created.
+   */
+  async topicPartitions(topics: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    await Promise.all(
+      [...new Set(topics)].map(async (topic) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const md = await this.metadata([topic]);
+            const meta = md.topicMetadata.find((t) => t.topic === topic);
+            if (!meta) return;
+            this.leaders.set(topic, new Map(meta.partitionMetadata.map((p) => [p.partitionId, p.leader])));
+            found.set(topic, meta.partitionMetadata.length);
+            return;
+          } catch (err) {
+            const type = kafkaErrorType(err);
+            if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'INVALID_TOPIC_EXCEPTION') return;
+            if (attempt >= 5 || !isRetriable(err)) throw asUnavailable(err);
+            await delay(100 * 2 ** attempt);
+          }
+        }
+      }),
+    );
+    return found;
+  }
+
+  /** Every topic on the cluster (internal ones excluded) with its partition count. */
+  async listTopics(): Promise<Array<{ topic: string; partitions: number }>> {
+    const md = await this.metadata([]).catch((err: unknown) => {
+      throw asUnavailable(err);
+    });
+    return md.topicMetadata
+      .filter((t) => !t.topic.startsWith('__'))
+      .map((t) => ({ topic: t.topic, partitions: t.partitionMetadata.length }))
+      .sort((a, b) => a.topic.localeCompare(b.topic));
+  }
+
+  private async leaderOf(topic: string, partition: number): Promise<number> {
+    let leader = this.leaders.get(topic)?.get(partition);
+    if (leader === undefined || leader < 0) {
+      const found = await this.topicPartitions([topic]);
+      if (!found.has(topic)) throw new TopicDeletedError(`Topic ${topic} no longer exists`, { topic });
+      leader = this.leaders.get(topic)?.get(partition);
+      if (leader === undefined || leader < 0) throw Object.assign(new Error('No leader'), { retriable: true });
+    }
+    return leader;
+  }
+
+  private async groupByLeader<P extends { topic: string; partition: number }>(items: P[]): Promise<Map<number, P[]>> {
+    const groups = new Map<number, P[]>();
+    for (const item of items) {
+      const leader = await this.leaderOf(item.topic, item.partition);
+      const list = groups.get(leader) ?? [];
+      list.push(item);
+      groups.set(leader, list);
+    }
+    return groups;
+  }
+
+  private async listOffsets(items: Array<{ topic: string; partition: number; timestamp: string }>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const [leader, group] of await this.groupByLeader(items)) {
+      const broker = await this.direct.findBroker({ nodeId: leader });
+      const byTopic = new Map<string, Array<{ partition: number; timestamp: string }>>();
+      for (const { topic, partition, timestamp } of group) {
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition, timestamp }]);
+      }
+      const { responses } = await broker.listOffsets({
+        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+      for (const { topic, partitions } of responses) {
+        for (const { partition, offset } of partitions) out.set(key(topic, partition), Number(offset));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Turns start requests into exact offsets: `offset` if it lies within the partition (else the latest
+   * offset), else the first offset at or after `timestamp` (the end if there is none), else latest.
+   */
+  async resolve(
+    requests: Array<{ topic: string; partition: number; offset?: number; timestamp?: number }>,
+  ): Promise<Position[]> {
+    return this.withRetry(async () => {
+      const all = requests.map(({ topic, partition }) => ({ topic, partition }));
+      const [low, high] = await Promise.all([
+        this.listOffsets(all.map((p) => ({ ...p, timestamp: EARLIEST }))),
+        this.listOffsets(all.map((p) => ({ ...p, timestamp: LATEST }))),
+      ]);
+      const timed = requests.filter((r) => r.offset === undefined && r.timestamp !== undefined);
+      const byTime = timed.length
+        ? await this.listOffsets(timed.map((r) => ({ topic: r.topic, partition: r.partition, timestamp: String(r.timestamp) })))
+        : new Map<string, number>();
+      return requests.map(({ topic, partition, offset }) => {
+        const k = key(topic, partition);
+        const latest = high.get(k) ?? 0;
+        const earliest = low.get(k) ?? 0;
+        let start = latest;
+        if (offset !== undefined) start = offset >= earliest && offset <= latest ? offset : latest;
+        else if (byTime.has(k)) start = byTime.get(k)! >= 0 ? byTime.get(k)! : latest;
+        return { topic, partition, offset: start };
+      });
+    }, new AbortController().signal);
+  }
+
+  /**
+   * Reads what follows `positions`. With `wait: false` answers at once (maybe empty); with `wait: true`
+   * joins the broker's merged long-poll until something arrives for these positions. Transient Kafka
+   * failures are retried for `retryWindowMs`; an offset that fell out of the log moves to the latest.
+   */
+  async fetch(positions: Position[], options: FetchOptions): Promise<FetchedPartition[]> {
+    return this.withRetry(async () => {
+      const groups = await this.groupByLeader(positions);
+      if (!options.wait) {
+        const results = await Promise.all(
+          [...groups].map(async ([leader, group]) => {
+            const broker = await this.direct.findBroker({ nodeId: leader });
+            this.directFetches++;
+            const response = await broker.fetch({
+              maxWaitTime: 0,
+              minBytes: 1,
+              maxBytes: this.tuning.partitionMaxBytes * group.length,
+              topics: topicsOf(group, this.tuning.partitionMaxBytes),
+            });
+            return slice(response, group);
+          }),
+        );
+        return results.flat();
+      }
+      return this.waitForRecords(groups, options.signal);
+    }, options.signal, (err) => {
+      if (kafkaErrorType(err) !== 'OFFSET_OUT_OF_RANGE') return undefined;
+      // The log moved past these positions (retention): go on from the latest, as librdkafka did.
+      return this.resolve(positions).then((moved) =>
+        moved
+          .filter((m, i) => m.offset !== positions[i]!.offset)
+          .map(({ topic, partition, offset }) => ({ topic, partition, records: [], nextOffset: offset })),
+      );
+    });
+  }
+
+  private waitForRecords(groups: Map<number, Position[]>, signal: AbortSignal): Promise<FetchedPartition[]> {
+    return new Promise((resolve, reject) => {
+      const removers: Array<() => void> = [];
+      const settle = (fn: () => void) => {
+        for (const remove of removers) remove();
+        signal.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const onAbort = () => settle(() => reject(signal.reason));
+      if (signal.aborted) return reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      for (const [leader, group] of groups) {
+        removers.push(
+          this.poller(leader).add({
+            positions: group,
+            resolve: (result) => settle(() => resolve(result)),
+            reject: (err) => settle(() => reject(err)),
+          }),
+        );
+      }
+    });
+  }
+
+  private poller(nodeId: number): TailPoller {
+    let poller = this.pollers.get(nodeId);
+    if (!poller) {
+      poller = new TailPoller(
+        async () => {
+          await this.connect();
+          return this.tail.findBroker({ nodeId });
+        },
+        this.tuning.pollMaxWaitMs,
+        this.tuning.partitionMaxBytes,
+      );
+      this.pollers.set(nodeId, poller);
+    }
+    return poller;
+  }
+
+  private async withRetry<T>(
+    op: () => Promise<T>,
+    signal: AbortSignal,
+    recover?: (err: unknown) => Promise<T> | undefined,
+  ): Promise<T> {
+    const deadline = Date.now() + this.tuning.retryWindowMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (signal.aborted || this.closed || err instanceof TopicDeletedError) throw err;
+        const recovered = recover?.(err);
+        if (recovered) return recovered;
+        if (!isTransient(err) || Date.now() > deadline) {
+          throw new ConsumeError(`Reading from Kafka failed: ${(err as Error).message}`);
+        }
+        // Leaders may have moved or the broker restarted: forget what we knew and ask again.
+        this.leaders.clear();
+        await delay(Math.min(100 * 2 ** attempt, 2000), signal);
+        await Promise.allSettled([this.direct.refreshMetadata(), this.tail.refreshMetadata()]);
+      }
+    }
+  }
+
+  /** Closes every broker connection. Streams still reading end with an error. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([this.direct.disconnect(), this.tail.disconnect()]);
+  }
+}
+
+function topicsOf(group: Position[], maxBytes: number) {
+  const byTopic = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
+  for (const p of group) {
+    byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, fetchOffset: String(p.offset), maxBytes }]);
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+function isTransient(err: unknown): boolean {
+  if (isRetriable(err)) return true;
+  const name = String((err as Error | null)?.name ?? '');
+  return /KafkaJSConnection|KafkaJSRequestTimeout|KafkaJSBrokerNotFound|KafkaJSNumberOfRetriesExceeded|KafkaJSLockTimeout/.test(name);
+}
+
+function asUnavailable(err: unknown): Error {
+  if (err instanceof KafkaUnavailableError) return err;
+  return new KafkaUnavailableError(`Kafka is not reachable: ${(err as Error).message}`);
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const sharedClients = new WeakMap<Kafka, KafkaClient>();
+
+/** The process-wide client for a shared kafkajs instance: one set of connections for all its streams. */
+export function sharedClient(kafka: Kafka): KafkaClient {
+  let client = sharedClients.get(kafka);
+  if (!client) {
+    client = new KafkaClient(kafka);
+    sharedClients.set(kafka, client);
+  }
+  return client;
+}
+
+/** Closes the shared client of a kafkajs instance (for graceful shutdown). */
+export async function closeSharedClient(kafka: Kafka): Promise<void> {
+  const client = sharedClients.get(kafka);
+  sharedClients.delete(kafka);
+  await client?.close();
+}

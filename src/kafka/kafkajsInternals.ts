@@ -1,0 +1,108 @@
+// The one place that reaches below kafkajs's public API. kafkajs's consumer must join a group, and a
+// group costs every connection a rebalance delay and the broker a group per client; its protocol layer
+// (Cluster, Broker) can fetch assigned partitions with no group at all. That layer is not public, so
+// the kafkajs version is pinned exactly and `assertSupportedKafkajs` fails loudly if the pin moves.
+import { createRequire } from 'node:module';
+import type { Kafka } from 'kafkajs';
+
+const require = createRequire(import.meta.url);
+
+/** The only kafkajs version whose internals this module has been checked against. */
+export const PINNED_KAFKAJS_VERSION = '2.2.4';
+
+export interface RawMessage {
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | string | Array<Buffer | string> | undefined>;
+  isControlRecord?: boolean;
+}
+
+export interface RawFetchResponse {
+  responses: Array<{
+    topicName: string;
+    partitions: Array<{ partition: number; errorCode: number; highWatermark: string; messages: RawMessage[] }>;
+  }>;
+}
+
+export interface RawMetadata {
+  brokers: Array<{ nodeId: number; host: string; port: number }>;
+  topicMetadata: Array<{
+    topic: string;
+    topicErrorCode: number;
+    partitionMetadata: Array<{ partitionId: number; leader: number; partitionErrorCode: number }>;
+  }>;
+}
+
+export interface RawBroker {
+  fetch(request: {
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+  }): Promise<RawFetchResponse>;
+  listOffsets(request: {
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; timestamp: string }> }>;
+  }): Promise<{ responses: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }>;
+  metadata(topics: string[]): Promise<RawMetadata>;
+}
+
+export interface RawCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  findBroker(query: { nodeId: number | string }): Promise<RawBroker>;
+  brokerPool: { findConnectedBroker(): Promise<RawBroker> };
+}
+
+export interface ClusterOptions {
+  allowAutoTopicCreation: false;
+  maxInFlightRequests: null;
+  metadataMaxAge: number;
+}
+
+interface KafkajsPackage {
+  version: string;
+}
+
+/** Throws unless the installed kafkajs is the pinned version and still has the private hook we use. */
+export function assertSupportedKafkajs(kafka?: Kafka): void {
+  const { version } = require('kafkajs/package.json') as KafkajsPackage;
+  if (version !== PINNED_KAFKAJS_VERSION) {
+    throw new Error(
+      `kafka-sse reads Kafka through kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer, but kafkajs ${version} is installed. ` +
+        'Install the pinned version, or re-check src/kafka/kafkajsInternals.ts against the new one.',
+    );
+  }
+  if (kafka && !createClusterHook(kafka)) {
+    throw new Error('kafkajs no longer exposes its cluster factory; see src/kafka/kafkajsInternals.ts');
+  }
+}
+
+function createClusterHook(kafka: Kafka): ((options: ClusterOptions) => RawCluster) | undefined {
+  const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  const hook = symbol ? (kafka as unknown as Record<symbol, unknown>)[symbol] : undefined;
+  return typeof hook === 'function' ? (hook as (options: ClusterOptions) => RawCluster) : undefined;
+}
+
+/**
+ * A group-less connection to the cluster behind a kafkajs `Kafka` instance: same brokers, TLS, SASL,
+ * logger and socket factory, its own broker connections. Never creates topics.
+ */
+export function createCluster(kafka: Kafka): RawCluster {
+  assertSupportedKafkajs(kafka);
+  const hook = createClusterHook(kafka)!;
+  return hook({ allowAutoTopicCreation: false, maxInFlightRequests: null, metadataMaxAge: 300_000 });
+}
+
+/** The kafkajs error type name (`OFFSET_OUT_OF_RANGE`, …) of a thrown error, if it has one. */
+export function kafkaErrorType(err: unknown): string | undefined {
+  const type = (err as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : undefined;
+}
+
+/** kafkajs's own verdict on whether retrying may help. */
+export function isRetriable(err: unknown): boolean {
+  return (err as { retriable?: unknown } | null)?.retriable === true;
+}

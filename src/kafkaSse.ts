@@ -1,0 +1,304 @@
+// The default handler: parse and validate the request, resolve it against Kafka, then run the default
+// pipeline consume → deserialize → filter → [transform] → idTrack → sseEncode (or ndjsonEncode) → sink.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Kafka, KafkaConfig } from 'kafkajs';
+import { pipe } from 'it-pipe';
+import { v4 as uuidv4 } from 'uuid';
+import { KafkaSseError, StageError, toClientError } from './errors.js';
+import { KafkaClient, sharedClient, type ClientTuning } from './kafka/client.js';
+import { silentLogger } from './logger.js';
+import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
+import { resolveStart } from './resolve.js';
+import { consume } from './stages/consume.js';
+import { deserialize, type Deserializer } from './stages/deserialize.js';
+import { filter, type Filterer } from './stages/filter.js';
+import { idTrack } from './stages/idTrack.js';
+import { ndjsonEncode } from './stages/ndjsonEncode.js';
+import { encodeComment, encodeEvent, sseEncode } from './stages/sseEncode.js';
+import { sink } from './stages/sink.js';
+import { webSink } from './stages/webSink.js';
+import type { DeserializedRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
+
+/** A kafkajs-style instrumentation event. */
+export interface KafkaInstrumentationEvent {
+  id: number;
+  type: string;
+  timestamp: number;
+  payload: Record<string, unknown>;
+}
+
+export interface KafkaSseOptions extends ParseLimits {
+  /** kafkajs config for a client made per connection (client id `KafkaSSE-<connection id>`). */
+  kafkaConfig?: KafkaConfig;
+  /** A kafkajs instance shared by every stream of the process (recommended): one set of broker connections. */
+  kafka?: Kafka;
+  /** Only these topics may be streamed; others get 404. */
+  allowedTopics?: string[];
+  /** Turns a record into `record.message` (default: UTF-8 JSON plus `_kafka` metadata). */
+  deserializer?: Deserializer;
+  /** Returns true to send a deserialized record. */
+  filterer?: Filterer;
+  /** A stage of your own, run on deserialized, filtered batches before ids are assigned. */
+  transform?: Stage<RecordBatch<DeserializedRecord>, RecordBatch<DeserializedRecord>>;
+  /** Event ids carry timestamps instead of offsets (for crossing between Kafka clusters). */
+  useTimestampForId?: boolean;
+  /** Answers errors found before the stream starts. Default: JSON body with the error's status. */
+  connectErrorHandler?: (error: KafkaSseError, req: IncomingMessage, res: ServerResponse) => void;
+  /** pino-compatible logger; each connection logs through `logger.child({ connectionId })`. */
+  logger?: Logger;
+  /** Handlers for consumer instrumentation events (`consumer.connect`, `consumer.fetch`, …). */
+  kafkaEventHandlers?: Record<string, (event: KafkaInstrumentationEvent) => void>;
+  /** Tuning of the per-connection client made from `kafkaConfig`. */
+  clientTuning?: ClientTuning;
+}
+
+/** A stream's identity, as seen in logs and in the Kafka client id. */
+function connectionIdOf(req: RequestLike): string {
+  const header = req.headers['x-request-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && /^[\w.:-]{1,128}$/.test(value) ? value : uuidv4();
+}
+
+function headerValue(req: RequestLike, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function wantsNdjson(req: RequestLike): boolean {
+  const accept = headerValue(req, 'accept') ?? '';
+  return accept.includes('application/json') && !accept.includes('text/event-stream');
+}
+
+interface PreparedStream {
+  connectionId: string;
+  logger: Logger;
+  positions: Position[];
+  ndjson: boolean;
+  client: KafkaClient;
+  /** Builds the default pipeline up to (not including) the sink. */
+  pipeline(signal: AbortSignal): AsyncIterable<string>;
+  /** Releases the per-connection client, if one was made. */
+  release(): Promise<void>;
+  emit(type: string, payload?: Record<string, unknown>): void;
+}
+
+/**
+ * Everything before the first byte: parse, validate, connect, resolve. Throws a KafkaSseError the
+ * client may see; nothing is left open when it throws.
+ */
+async function prepare(
+  req: RequestLike,
+  assignments: unknown,
+  options: KafkaSseOptions,
+  atTimestamp: number | undefined,
+): Promise<PreparedStream> {
+  const connectionId = connectionIdOf(req);
+  const logger = (options.logger ?? silentLogger).child({ connectionId });
+  let eventId = 0;
+  const emit = (type: string, payload: Record<string, unknown> = {}) => {
+    const handler = options.kafkaEventHandlers?.[type];
+    if (handler) handler({ id: ++eventId, type, timestamp: Date.now(), payload: { connectionId, ...payload } });
+  };
+  const lastEventId = headerValue(req, 'last-event-id');
+  const request =
+    lastEventId !== undefined ? parseLastEventId(lastEventId, options) : parseAssignments(normalize(assignments), options);
+  const at = atTimestamp === undefined ? undefined : parseTimestamp(atTimestamp);
+  const ndjson = wantsNdjson(req);
+
+  const perConnection = !options.kafka;
+  const client = options.kafka
+    ? sharedClient(options.kafka)
+    : KafkaClient.fromConfig(
+        { brokers: ['localhost:9092'], ...options.kafkaConfig, clientId: `KafkaSSE-${connectionId}` },
+        { retryWindowMs: 10_000, ...options.clientTuning },
+      );
+  const release = async () => {
+    if (perConnection) await client.close();
+  };
+  try {
+    await client.connect();
+    const positions = await resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at });
+    emit('consumer.connect', { positions });
+    const deserializeStage = deserialize(options.deserializer, logger);
+    const filterer = options.filterer;
+    const transform = options.transform;
+    return {
+      connectionId,
+      logger,
+      positions,
+      ndjson,
+      client,
+      release,
+      emit,
+      pipeline(signal) {
+        const source = consume(client, positions, { signal, onEvent: emit });
+        const deserialized = deserializeStage(source);
+        const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
+        const transformed = transform ? transform(filtered) : filtered;
+        if (ndjson) return ndjsonEncode()(transformed);
+        return pipe(
+          transformed,
+          idTrack<DeserializedRecord>(positions, { useTimestampForId: options.useTimestampForId === true, ...(at !== undefined ? { startTimestamp: at } : {}) }),
+          sseEncode(),
+        );
+      },
+    };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+function normalize(assignments: unknown): unknown {
+  if (Array.isArray(assignments)) return assignments.map((a: unknown) => (typeof a === 'string' ? a : (a as Assignment)));
+  return assignments;
+}
+
+function defaultConnectErrorHandler(error: KafkaSseError, _req: IncomingMessage, res: ServerResponse): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const body = JSON.stringify(error);
+  res.writeHead(error.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-cache',
+  });
+  res.end(body);
+}
+
+function logEnd(logger: Logger, err: unknown, clientError: KafkaSseError): void {
+  if (clientError.status >= 500 && !(err instanceof KafkaSseError && err.code === 'KSSE_KAFKA_UNAVAILABLE')) {
+    logger.error({ err, code: clientError.code }, 'stream failed');
+  } else {
+    logger.warn({ code: clientError.code, message: clientError.message }, 'request refused');
+  }
+}
+
+/** Turns a thrown stage error into the error a client sees after the stream has started. */
+function streamError(err: unknown): KafkaSseError {
+  if (err instanceof KafkaSseError) return err;
+  return new StageError(`The stream failed: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/**
+ * Streams Kafka to one HTTP client as Server-Sent Events (or NDJSON for `Accept: application/json`).
+ * `assignments`: topic names, "a,b", or `{topic, partition, offset|timestamp}` objects; a
+ * `Last-Event-ID` header replaces them. Settles when the stream ends; never rejects.
+ */
+export async function kafkaSse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  assignments: string | Array<string | Assignment>,
+  options: KafkaSseOptions = {},
+  atTimestamp?: number,
+): Promise<void> {
+  const onConnectError = options.connectErrorHandler ?? defaultConnectErrorHandler;
+  const baseLogger = options.logger ?? silentLogger;
+  let prepared: PreparedStream;
+  try {
+    prepared = await prepare(req, assignments, options, atTimestamp);
+  } catch (err) {
+    const clientError = toClientError(err);
+    logEnd(baseLogger, err, clientError);
+    try {
+      onConnectError(clientError, req, res);
+    } catch (handlerError) {
+      baseLogger.error({ err: handlerError }, 'connectErrorHandler threw');
+      if (!res.headersSent) defaultConnectErrorHandler(clientError, req, res);
+    }
+    return;
+  }
+
+  const { logger, positions, ndjson } = prepared;
+  const abort = new AbortController();
+  const onClose = () => abort.abort(new Error('client disconnected'));
+  res.once('close', onClose);
+  const startedAt = Date.now();
+  let reason = 'ended';
+  try {
+    res.writeHead(200, {
+      'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // Headers and a first comment go out now, before any record, so the client knows it is connected.
+    if (!ndjson) res.write(encodeComment(`kafka-sse stream ${prepared.connectionId}`));
+    res.flushHeaders();
+    logger.info({ positions: positions.length, ndjson }, 'stream opened');
+    await sink(res)(prepared.pipeline(abort.signal));
+    if (abort.signal.aborted) reason = 'client disconnected';
+  } catch (err) {
+    if (abort.signal.aborted) {
+      reason = 'client disconnected';
+    } else {
+      const clientError = streamError(err);
+      reason = clientError.code;
+      prepared.emit('consumer.crash', { error: clientError.message });
+      logger.error({ err, code: clientError.code }, 'stream ended by an error');
+      if (!res.destroyed && !res.writableEnded && !ndjson) {
+        res.write(encodeEvent('error', undefined, JSON.stringify(clientError)));
+      }
+    }
+  } finally {
+    res.off('close', onClose);
+    abort.abort(new Error('stream ended'));
+    if (!res.writableEnded) res.end();
+    await prepared.release().catch(() => {});
+    prepared.emit('consumer.disconnect', { reason });
+    logger.info({ reason, durationMs: Date.now() - startedAt }, 'stream closed');
+  }
+}
+
+/**
+ * The same stream for fetch-style frameworks (Hono, Bun, Deno, workers): takes a `Request`, returns a
+ * `Response` whose body is the SSE (or NDJSON) stream, or a JSON error response. Never rejects.
+ */
+export async function kafkaSseResponse(
+  request: Request,
+  assignments: string | Array<string | Assignment>,
+  options: Omit<KafkaSseOptions, 'connectErrorHandler'> = {},
+  atTimestamp?: number,
+): Promise<Response> {
+  const req: RequestLike = { headers: Object.fromEntries(request.headers) };
+  let prepared: PreparedStream;
+  try {
+    prepared = await prepare(req, assignments, options, atTimestamp);
+  } catch (err) {
+    const clientError = toClientError(err);
+    logEnd(options.logger ?? silentLogger, err, clientError);
+    return new Response(JSON.stringify(clientError), {
+      status: clientError.status,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' },
+    });
+  }
+  const abort = new AbortController();
+  request.signal?.addEventListener('abort', () => abort.abort(new Error('client disconnected')), { once: true });
+  const stream = prepared;
+  async function* body(): AsyncGenerator<string> {
+    try {
+      if (!stream.ndjson) yield encodeComment(`kafka-sse stream ${stream.connectionId}`);
+      yield* stream.pipeline(abort.signal);
+    } catch (err) {
+      if (!abort.signal.aborted) {
+        const clientError = streamError(err);
+        stream.logger.error({ err, code: clientError.code }, 'stream ended by an error');
+        if (!stream.ndjson) yield encodeEvent('error', undefined, JSON.stringify(clientError));
+      }
+    } finally {
+      abort.abort(new Error('stream ended'));
+      await stream.release().catch(() => {});
+      stream.emit('consumer.disconnect', {});
+    }
+  }
+  return new Response(webSink(body()), {
+    status: 200,
+    headers: {
+      'content-type': stream.ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    },
+  });
+}

@@ -1,0 +1,58 @@
+// Resolving a parsed request against Kafka: are the topics allowed and real, do the partitions exist,
+// and which exact offset does each partition start at.
+import {
+  NoTopicsAvailableError,
+  PartitionNotFoundError,
+  TopicNotAllowedError,
+  TopicNotFoundError,
+} from './errors.js';
+import type { KafkaClient } from './kafka/client.js';
+import type { StartRequest } from './position.js';
+import type { Position } from './types.js';
+
+export interface ResolveOptions {
+  /** Only these topics may be streamed. */
+  allowedTopics?: string[] | undefined;
+  /** Start of topics and assignments that name no position (ms epoch); otherwise they start at the latest offset. */
+  atTimestamp?: number | undefined;
+}
+
+/** Validates `request` against the cluster and returns one exact start position per partition. */
+export async function resolveStart(
+  client: Pick<KafkaClient, 'topicPartitions' | 'resolve'>,
+  request: StartRequest,
+  options: ResolveOptions = {},
+): Promise<Position[]> {
+  const requested = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
+  const allowed = options.allowedTopics ? new Set(options.allowedTopics) : undefined;
+  if (allowed) {
+    const refused = requested.find((t) => !allowed.has(t));
+    if (refused !== undefined) throw new TopicNotAllowedError(`Topic ${refused} is not available for streaming`, { topic: refused });
+  }
+  const existing = await client.topicPartitions(allowed ? [...new Set([...requested, ...allowed])] : requested);
+  if (allowed && ![...allowed].some((t) => existing.has(t))) {
+    throw new NoTopicsAvailableError('None of the topics this server may stream exists');
+  }
+  const missing = requested.find((t) => !existing.has(t));
+  if (missing !== undefined) throw new TopicNotFoundError(`Topic ${missing} does not exist`, { topic: missing });
+
+  const starts: Array<{ topic: string; partition: number; offset?: number; timestamp?: number }> = [];
+  const at = options.atTimestamp;
+  for (const topic of request.topics) {
+    for (let partition = 0; partition < existing.get(topic)!; partition++) {
+      starts.push(at === undefined ? { topic, partition } : { topic, partition, timestamp: at });
+    }
+  }
+  for (const p of request.partitions) {
+    const count = existing.get(p.topic)!;
+    if (p.partition >= count) {
+      throw new PartitionNotFoundError(`Topic ${p.topic} has no partition ${p.partition} (it has ${count})`, {
+        topic: p.topic,
+        partition: p.partition,
+      });
+    }
+    if (p.offset === undefined && p.timestamp === undefined && at !== undefined) starts.push({ ...p, timestamp: at });
+    else starts.push(p);
+  }
+  return client.resolve(starts);
+}

@@ -1,0 +1,54 @@
+import { StageError } from '../errors.js';
+import { silentLogger } from '../logger.js';
+import type { DeserializedRecord, KafkaRecord, Logger, RecordBatch } from '../types.js';
+
+/** Sets `record.message` from the record and returns it; throws (or returns undefined) to skip the record. */
+export type Deserializer = (record: KafkaRecord & { message?: unknown }) => DeserializedRecord | undefined;
+
+/**
+ * The default: the value as UTF-8 JSON, which must be an object, plus
+ * `_kafka: {topic, partition, offset, timestamp, key}`. Tombstones (null values) are skipped.
+ */
+export const jsonDeserializer: Deserializer = (record) => {
+  if (record.value === null) throw new Error('tombstone (null value)');
+  const message: unknown = JSON.parse(record.value.toString('utf8'));
+  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+    throw new Error('value is JSON but not an object');
+  }
+  (message as Record<string, unknown>)._kafka = {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+    key: record.key === null ? null : record.key.toString('utf8'),
+  };
+  return Object.assign(record, { message });
+};
+
+/**
+ * Turns Kafka records into messages. A record the deserializer rejects is skipped with a warning and
+ * the stream goes on; its offset still counts as read (the batch keeps its progress).
+ */
+export function deserialize(deserializer: Deserializer = jsonDeserializer, logger: Logger = silentLogger) {
+  return async function* (source: AsyncIterable<RecordBatch<KafkaRecord>>): AsyncGenerator<RecordBatch<DeserializedRecord>> {
+    for await (const batch of source) {
+      const records: DeserializedRecord[] = [];
+      for (const record of batch.records) {
+        const { topic, partition, offset } = record;
+        let out: DeserializedRecord | undefined;
+        try {
+          out = deserializer(record);
+        } catch (err) {
+          logger.warn({ topic, partition, offset, reason: (err as Error).message }, 'skipped a record that did not deserialize');
+          continue;
+        }
+        if (out === undefined || out === null) continue;
+        if (out.topic !== topic || out.partition !== partition || out.offset !== offset) {
+          throw new StageError('A deserializer changed a record\'s topic, partition or offset', { topic, partition, offset });
+        }
+        records.push(out);
+      }
+      yield { records, progress: batch.progress };
+    }
+  };
+}

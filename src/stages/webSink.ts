@@ -1,0 +1,22 @@
+/**
+ * The end of the pipeline for fetch-style frameworks: a `ReadableStream` of UTF-8 bytes that pulls from
+ * the source only when the consumer reads, so backpressure reaches Kafka. Cancelling the stream
+ * (the client left) returns the source iterator, which ends the pipeline.
+ */
+export function webSink(source: AsyncIterable<string | Uint8Array>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { value, done } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(typeof value === 'string' ? encoder.encode(value) : value);
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
