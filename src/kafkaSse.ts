@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
 import { v4 as uuidv4 } from 'uuid';
-import { KafkaSseError, StageError, toClientError } from './errors.js';
+import { ForbiddenError, KafkaSseError, StageError, TooManyConnectionsError, toClientError } from './errors.js';
 import { KafkaClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
@@ -15,6 +15,7 @@ import { filter, type Filterer } from './stages/filter.js';
 import { idTrack } from './stages/idTrack.js';
 import { ndjsonEncode } from './stages/ndjsonEncode.js';
 import { encodeComment, encodeEvent, sseEncode } from './stages/sseEncode.js';
+import { heartbeat } from './stages/heartbeat.js';
 import { sink } from './stages/sink.js';
 import { webSink } from './stages/webSink.js';
 import type { DeserializedRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
@@ -50,6 +51,38 @@ export interface KafkaSseOptions extends ParseLimits {
   kafkaEventHandlers?: Record<string, (event: KafkaInstrumentationEvent) => void>;
   /** Tuning of the per-connection client made from `kafkaConfig`. */
   clientTuning?: ClientTuning;
+  /**
+   * Decides whether this request may read these topics (those in the URL or in `Last-Event-ID`), before
+   * anything touches Kafka. Return true to allow; return false (403) or throw an `UnauthorizedError` (401)
+   * or `ForbiddenError` (403) to deny.
+   */
+  authorize?: (req: RequestLike, topics: string[]) => boolean | Promise<boolean>;
+  /** Streams open at once through this options object; one more gets 503 with `Retry-After`. */
+  maxConnections?: number;
+  /** Streams open at once per client address through this options object (off by default). */
+  maxConnectionsPerClient?: number;
+  /** Send an SSE comment after this many ms without output (default 15,000; 0 turns it off). */
+  heartbeatMs?: number;
+  /** The reconnection delay the stream suggests to clients with `retry:` (ms; default 2,000; 0: none). */
+  retryMs?: number;
+  /** End each stream cleanly after this many ms; clients resume from their last id (default: never). */
+  maxLifetimeMs?: number;
+  /** Called once per stream that started, when it ends: for logs and metrics. */
+  onStreamEnd?: (summary: StreamSummary) => void;
+  /** Called once per request refused before streaming. */
+  onRequestError?: (error: KafkaSseError, req: RequestLike) => void;
+}
+
+/** What happened on one stream, reported to `onStreamEnd` and logged when it closes. */
+export interface StreamSummary {
+  connectionId: string;
+  topics: string[];
+  clientAddress: string | undefined;
+  durationMs: number;
+  events: number;
+  bytes: number;
+  /** `client disconnected`, `lifetime reached`, `server closing`, `ended`, or an error code. */
+  reason: string;
 }
 
 /** A stream's identity, as seen in logs and in the Kafka client id. */
@@ -69,14 +102,44 @@ function wantsNdjson(req: RequestLike): boolean {
   return accept.includes('application/json') && !accept.includes('text/event-stream');
 }
 
+const openStreams = new WeakMap<object, { total: number; perClient: Map<string, number> }>();
+
+/** Takes a connection slot, or throws TooManyConnectionsError. Returns the release function. */
+function takeSlot(options: KafkaSseOptions, clientAddress: string | undefined): () => void {
+  if (options.maxConnections === undefined && options.maxConnectionsPerClient === undefined) return () => {};
+  let counts = openStreams.get(options);
+  if (!counts) openStreams.set(options, (counts = { total: 0, perClient: new Map() }));
+  const address = clientAddress ?? 'unknown';
+  const mine = counts.perClient.get(address) ?? 0;
+  if (options.maxConnections !== undefined && counts.total >= options.maxConnections) {
+    throw new TooManyConnectionsError('The server is at its connection limit; try again shortly', { retryAfterSeconds: 5 });
+  }
+  if (options.maxConnectionsPerClient !== undefined && mine >= options.maxConnectionsPerClient) {
+    throw new TooManyConnectionsError('Too many streams from this address; close one or try again later', { retryAfterSeconds: 5 });
+  }
+  counts.total++;
+  counts.perClient.set(address, mine + 1);
+  let released = false;
+  const slots = counts;
+  return () => {
+    if (released) return;
+    released = true;
+    slots.total--;
+    const left = (slots.perClient.get(address) ?? 1) - 1;
+    if (left > 0) slots.perClient.set(address, left);
+    else slots.perClient.delete(address);
+  };
+}
+
 interface PreparedStream {
   connectionId: string;
   logger: Logger;
+  topics: string[];
   positions: Position[];
   ndjson: boolean;
   client: KafkaClient;
-  /** Builds the default pipeline up to (not including) the sink. */
-  pipeline(signal: AbortSignal): AsyncIterable<string>;
+  /** Builds the default pipeline up to (not including) the sink; counts events into `counters`. */
+  pipeline(signal: AbortSignal, counters?: StreamCounters): AsyncIterable<string>;
   /** Releases the per-connection client, if one was made. */
   release(): Promise<void>;
   emit(type: string, payload?: Record<string, unknown>): void;
@@ -104,6 +167,11 @@ async function prepare(
     lastEventId !== undefined ? parseLastEventId(lastEventId, options) : parseAssignments(normalize(assignments), options);
   const at = atTimestamp === undefined ? undefined : parseTimestamp(atTimestamp);
   const ndjson = wantsNdjson(req);
+  const topics = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
+  if (options.authorize && !(await options.authorize(req, topics))) {
+    throw new ForbiddenError('You may not read these topics', { topics });
+  }
+  const releaseSlot = takeSlot(options, req.socket?.remoteAddress);
 
   const perConnection = !options.kafka;
   const client = options.kafka
@@ -113,6 +181,7 @@ async function prepare(
         { retryWindowMs: 10_000, ...options.clientTuning },
       );
   const release = async () => {
+    releaseSlot();
     if (perConnection) await client.close();
   };
   try {
@@ -125,16 +194,17 @@ async function prepare(
     return {
       connectionId,
       logger,
+      topics,
       positions,
       ndjson,
       client,
       release,
       emit,
-      pipeline(signal) {
+      pipeline(signal, counters = { events: 0, bytes: 0 }) {
         const source = consume(client, positions, { signal, onEvent: emit });
         const deserialized = deserializeStage(source);
         const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
-        const transformed = transform ? transform(filtered) : filtered;
+        const transformed = counted(transform ? transform(filtered) : filtered, counters);
         if (ndjson) return ndjsonEncode()(transformed);
         return pipe(
           transformed,
@@ -164,6 +234,7 @@ function defaultConnectErrorHandler(error: KafkaSseError, _req: IncomingMessage,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-cache',
+    ...(typeof error.details.retryAfterSeconds === 'number' ? { 'retry-after': String(error.details.retryAfterSeconds) } : {}),
   });
   res.end(body);
 }
@@ -202,6 +273,7 @@ export async function kafkaSse(
   } catch (err) {
     const clientError = toClientError(err);
     logEnd(baseLogger, err, clientError);
+    options.onRequestError?.(clientError, req);
     try {
       onConnectError(clientError, req, res);
     } catch (handlerError) {
@@ -213,10 +285,21 @@ export async function kafkaSse(
 
   const { logger, positions, ndjson } = prepared;
   const abort = new AbortController();
-  const onClose = () => abort.abort(new Error('client disconnected'));
-  res.once('close', onClose);
-  const startedAt = Date.now();
   let reason = 'ended';
+  const onClose = () => {
+    if (reason === 'ended') reason = 'client disconnected';
+    abort.abort(new Error(reason));
+  };
+  res.once('close', onClose);
+  const lifetime =
+    options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0
+      ? setTimeout(() => {
+          reason = 'lifetime reached';
+          abort.abort(new Error(reason));
+        }, options.maxLifetimeMs)
+      : undefined;
+  const startedAt = Date.now();
+  const counters = { events: 0, bytes: 0 };
   try {
     res.writeHead(200, {
       'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
@@ -224,16 +307,13 @@ export async function kafkaSse(
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    // Headers and a first comment go out now, before any record, so the client knows it is connected.
-    if (!ndjson) res.write(encodeComment(`kafka-sse stream ${prepared.connectionId}`));
+    // Headers, a first comment and the retry hint go out now, before any record.
+    if (!ndjson) res.write(streamPreamble(prepared.connectionId, options.retryMs ?? 2000));
     res.flushHeaders();
-    logger.info({ positions: positions.length, ndjson }, 'stream opened');
-    await sink(res)(prepared.pipeline(abort.signal));
-    if (abort.signal.aborted) reason = 'client disconnected';
+    logger.info({ topics: prepared.topics, clientAddress: req.socket?.remoteAddress, positions: positions.length, ndjson }, 'stream opened');
+    await sink(res)(measured(withHeartbeat(prepared.pipeline(abort.signal, counters), options, ndjson), counters));
   } catch (err) {
-    if (abort.signal.aborted) {
-      reason = 'client disconnected';
-    } else {
+    if (!abort.signal.aborted) {
       const clientError = streamError(err);
       reason = clientError.code;
       prepared.emit('consumer.crash', { error: clientError.message });
@@ -243,12 +323,54 @@ export async function kafkaSse(
       }
     }
   } finally {
+    clearTimeout(lifetime);
     res.off('close', onClose);
     abort.abort(new Error('stream ended'));
     if (!res.writableEnded) res.end();
     await prepared.release().catch(() => {});
     prepared.emit('consumer.disconnect', { reason });
-    logger.info({ reason, durationMs: Date.now() - startedAt }, 'stream closed');
+    const summary: StreamSummary = {
+      connectionId: prepared.connectionId,
+      topics: prepared.topics,
+      clientAddress: req.socket?.remoteAddress,
+      durationMs: Date.now() - startedAt,
+      events: counters.events,
+      bytes: counters.bytes,
+      reason,
+    };
+    logger.info(summary, 'stream closed');
+    options.onStreamEnd?.(summary);
+  }
+}
+
+/** The first bytes of every SSE stream: a comment naming the connection, and the reconnection hint. */
+function streamPreamble(connectionId: string, retryMs: number): string {
+  return encodeComment(`kafka-sse stream ${connectionId}`) + (retryMs > 0 ? `retry: ${Math.round(retryMs)}\n\n` : '');
+}
+
+function withHeartbeat(source: AsyncIterable<string>, options: KafkaSseOptions, ndjson: boolean): AsyncIterable<string> {
+  const interval = options.heartbeatMs ?? 15_000;
+  return interval > 0 && !ndjson ? heartbeat(interval)(source) : source;
+}
+
+interface StreamCounters {
+  events: number;
+  bytes: number;
+}
+
+/** Counts the records that will become events. */
+async function* counted<R>(source: AsyncIterable<RecordBatch<R>>, counters: StreamCounters): AsyncGenerator<RecordBatch<R>> {
+  for await (const batch of source) {
+    counters.events += batch.records.length;
+    yield batch;
+  }
+}
+
+/** Counts the bytes going to the client. */
+async function* measured(source: AsyncIterable<string>, counters: StreamCounters): AsyncGenerator<string> {
+  for await (const chunk of source) {
+    counters.bytes += Buffer.byteLength(chunk);
+    yield chunk;
   }
 }
 
@@ -279,8 +401,8 @@ export async function kafkaSseResponse(
   const stream = prepared;
   async function* body(): AsyncGenerator<string> {
     try {
-      if (!stream.ndjson) yield encodeComment(`kafka-sse stream ${stream.connectionId}`);
-      yield* stream.pipeline(abort.signal);
+      if (!stream.ndjson) yield streamPreamble(stream.connectionId, options.retryMs ?? 2000);
+      yield* withHeartbeat(stream.pipeline(abort.signal), options, stream.ndjson);
     } catch (err) {
       if (!abort.signal.aborted) {
         const clientError = streamError(err);
