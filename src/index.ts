@@ -1,6 +1,6 @@
 // kafka-sse: the public surface. Re-exports only.
 export { kafkaSse, kafkaSseResponse } from './kafkaSse.js';
-export type { KafkaSseOptions, KafkaInstrumentationEvent } from './kafkaSse.js';
+export type { KafkaSseOptions, KafkaInstrumentationEvent, StreamSummary } from './kafkaSse.js';
 export { consume } from './stages/consume.js';
 export type { ConsumeOptions, RecordSource } from './stages/consume.js';
 export { deserialize, jsonDeserializer } from './stages/deserialize.js';
@@ -12,6 +12,7 @@ export type { IdTrackOptions } from './stages/idTrack.js';
 export { sseEncode, encodeEvent, encodeComment, dataLines } from './stages/sseEncode.js';
 export type { SseEncodeOptions } from './stages/sseEncode.js';
 export { ndjsonEncode } from './stages/ndjsonEncode.js';
+export { heartbeat } from './stages/heartbeat.js';
 export { sink } from './stages/sink.js';
 export { webSink } from './stages/webSink.js';
 export { KafkaClient, sharedClient, closeSharedClient } from './kafka/client.js';
