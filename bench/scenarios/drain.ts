@@ -1,0 +1,99 @@
+// Drain: 200,000 JSON records of ~300 bytes from a 3-partition topic to one HTTP client, against a bare
+// kafkajs `eachBatch` consumer draining the same topic in the same run (timed from its first batch).
+import type { Fixtures } from '../support.js';
+import { BenchServer, countEvents, jsonRecord, now, openStream, progress, withTimeout } from '../support.js';
+
+export interface DrainResult {
+  records: number;
+  bytesPerRecord: number;
+  /** Best round, records/s, timed from the first `data:` byte to the last. */
+  sseRate: number;
+  sseSeconds: number;
+  /** The same, timed from the request being sent. */
+  sseRateFromRequest: number;
+  referenceRate: number;
+  referenceSeconds: number;
+  ratio: number;
+  rounds: Array<{ sse: number; reference: number }>;
+}
+
+const PARTITIONS = 3;
+
+async function drainSse(server: BenchServer, topic: string, records: number) {
+  const assignments = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, offset: 0 }));
+  const { req, res, sentAt } = await openStream(server.url(assignments));
+  let firstAt = 0;
+  try {
+    const lastAt = await withTimeout(
+      new Promise<number>((resolve) => {
+        countEvents(res, (total, at) => {
+          if (firstAt === 0) firstAt = at;
+          if (total >= records) resolve(at);
+        });
+      }),
+      300_000,
+      'SSE drain',
+    );
+    return { seconds: (lastAt - firstAt) / 1000, fromRequest: (lastAt - sentAt) / 1000 };
+  } finally {
+    req.destroy();
+  }
+}
+
+async function drainKafkajs(fx: Fixtures, topic: string, records: number): Promise<number> {
+  const consumer = fx.kafka.consumer({ groupId: fx.referenceGroup() });
+  let firstAt = 0;
+  let seen = 0;
+  let done!: (at: number) => void;
+  const finished = new Promise<number>((resolve) => (done = resolve));
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        if (firstAt === 0) firstAt = now();
+        seen += batch.messages.length;
+        if (seen >= records) done(now());
+      },
+    });
+    const lastAt = await withTimeout(finished, 300_000, 'kafkajs drain');
+    return (lastAt - firstAt) / 1000;
+  } finally {
+    await consumer.disconnect().catch(() => {});
+  }
+}
+
+export async function drain(fx: Fixtures, quick: boolean): Promise<DrainResult> {
+  const records = quick ? 30_000 : 200_000;
+  const roundCount = quick ? 1 : 2;
+  const topic = await fx.createTopic(PARTITIONS, 'drain');
+  progress(`producing ${records} records of ~300 bytes`);
+  await fx.fill(topic, PARTITIONS, records, (i) => jsonRecord(i), 'drain topic');
+  const server = await BenchServer.start();
+  const rounds: Array<{ sse: number; reference: number; fromRequest: number }> = [];
+  try {
+    for (let round = 1; round <= roundCount; round++) {
+      const reference = await drainKafkajs(fx, topic, records);
+      progress(`drain round ${round}: kafkajs eachBatch ${(records / reference).toFixed(0)} records/s`);
+      const sse = await drainSse(server, topic, records);
+      progress(`drain round ${round}: kafka-sse ${(records / sse.seconds).toFixed(0)} records/s`);
+      rounds.push({ sse: sse.seconds, reference, fromRequest: sse.fromRequest });
+    }
+  } finally {
+    await server.stop();
+  }
+  const best = (pick: (r: (typeof rounds)[number]) => number) => Math.min(...rounds.map(pick));
+  const sseSeconds = best((r) => r.sse);
+  const referenceSeconds = best((r) => r.reference);
+  return {
+    records,
+    bytesPerRecord: jsonRecord(records).length,
+    sseRate: records / sseSeconds,
+    sseSeconds,
+    sseRateFromRequest: records / best((r) => r.fromRequest),
+    referenceRate: records / referenceSeconds,
+    referenceSeconds,
+    ratio: referenceSeconds / sseSeconds,
+    rounds: rounds.map(({ sse, reference }) => ({ sse, reference })),
+  };
+}
