@@ -1,0 +1,82 @@
+// `kafka-sse serve`: parses flags and environment, serves, and shuts down gracefully on SIGTERM/SIGINT.
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { CliUsageError, helpText, parseCli } from './config.js';
+import { createKafkaSseServer, type KafkaSseServer, type KafkaSseServerOptions } from './server.js';
+
+/** Hard limit on shutdown: the process exits by then even if something hangs. */
+const SHUTDOWN_DEADLINE_MS = 4500;
+
+function packageVersion(): string {
+  // Two levels up from src/server/ and from dist/server/ alike.
+  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Runs the CLI. Returns the exit code for `--help`, `--version` and usage errors; for `serve`, resolves
+ * once listening (the process then lives until a signal) and returns undefined.
+ */
+export async function main(
+  argv: string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+  extra: KafkaSseServerOptions = {},
+): Promise<{ exitCode: number } | { server: KafkaSseServer }> {
+  let command;
+  try {
+    command = parseCli(argv, env);
+  } catch (err) {
+    if (!(err instanceof CliUsageError)) throw err;
+    process.stderr.write(`kafka-sse: ${err.message}\nRun kafka-sse --help for the flags.\n`);
+    return { exitCode: 2 };
+  }
+  if (command.command === 'help') {
+    process.stdout.write(`${helpText(packageVersion())}\n`);
+    return { exitCode: 0 };
+  }
+  if (command.command === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return { exitCode: 0 };
+  }
+  const server = createKafkaSseServer({ ...command.config, ...extra });
+  try {
+    await server.listen();
+  } catch (err) {
+    server.logger.fatal({ err }, 'could not listen');
+    await server.close();
+    return { exitCode: 1 };
+  }
+  handleSignals(server);
+  return { server };
+}
+
+/** SIGTERM/SIGINT: graceful shutdown, exit 0 when clean, 1 otherwise; never later than the deadline. */
+function handleSignals(server: KafkaSseServer): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    server.logger.info({ signal }, 'signal received');
+    setTimeout(() => {
+      server.logger.error('shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    void server
+      .close()
+      .then((clean) => process.exit(clean ? 0 : 1))
+      .catch((err: unknown) => {
+        server.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/** Entry point for the bin shim and for `tsx src/server/cli.ts`. */
+export async function run(): Promise<void> {
+  const result = await main();
+  if ('exitCode' in result) process.exitCode = result.exitCode;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run();

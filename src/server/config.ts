@@ -1,0 +1,197 @@
+// The CLI's settings: one table of flags (with their environment variables and defaults) that both the
+// parser and `--help` read, so the help text cannot drift from what is accepted.
+import { parseArgs } from 'node:util';
+import { validateTopicName } from '../position.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Everything `kafka-sse serve` can be told; `createKafkaSseServer` takes the same fields. */
+export interface ServeConfig {
+  /** Kafka bootstrap brokers, `host:port`. */
+  brokers: string[];
+  /** TCP port to listen on (0: any free port). */
+  port: number;
+  /** Interface to listen on (default: all). */
+  host: string | undefined;
+  /** Only these topics may be streamed or listed (default: every topic). */
+  allowedTopics: string[] | undefined;
+  /** Event ids carry timestamps instead of offsets. */
+  timestampIds: boolean;
+  /** `Access-Control-Allow-Origin` for every response (`*` or an origin); off by default. */
+  corsOrigin: string | undefined;
+  /** Seconds of silence before a heartbeat comment (0: none). */
+  heartbeatSeconds: number;
+  /** Streams open at once; one more gets 503 with `Retry-After`. */
+  maxConnections: number | undefined;
+  /** Streams open at once per client address. */
+  maxConnectionsPerClient: number | undefined;
+  /** Streams end cleanly after this many seconds; clients resume by themselves. */
+  maxLifetimeSeconds: number | undefined;
+  logLevel: LogLevel;
+  /** Enables the demo page's drop-connection route (`POST /demo/drop`). */
+  demo: boolean;
+}
+
+export class CliUsageError extends Error {
+  override name = 'CliUsageError';
+}
+
+interface FlagSpec {
+  flag: string;
+  env?: string;
+  type: 'string' | 'boolean';
+  value?: string;
+  default?: string;
+  description: string;
+}
+
+/** Every flag of `kafka-sse serve`, in the order `--help` lists them. */
+export const FLAGS: readonly FlagSpec[] = [
+  { flag: 'brokers', env: 'KAFKA_BROKERS', type: 'string', value: 'host:port,…', default: 'localhost:9092', description: 'Kafka bootstrap brokers' },
+  { flag: 'port', env: 'PORT', type: 'string', value: 'n', default: '6917', description: 'TCP port to listen on (0: any free port)' },
+  { flag: 'host', env: 'HOST', type: 'string', value: 'address', default: 'all interfaces', description: 'interface to listen on, e.g. 127.0.0.1' },
+  { flag: 'allowed-topics', env: 'ALLOWED_TOPICS', type: 'string', value: 'a,b,…', default: 'every topic', description: 'only these topics may be streamed and listed; others get 404' },
+  { flag: 'timestamp-ids', env: 'TIMESTAMP_IDS', type: 'boolean', default: 'off', description: 'event ids carry timestamps instead of offsets (to resume on another cluster)' },
+  { flag: 'cors-origin', env: 'CORS_ORIGIN', type: 'string', value: 'origin', default: 'off', description: 'send Access-Control-Allow-Origin with this value (* or https://app.example)' },
+  { flag: 'heartbeat', env: 'HEARTBEAT_SECONDS', type: 'string', value: 'seconds', default: '15', description: 'heartbeat comment after this much silence on a stream (0: none)' },
+  { flag: 'max-connections', env: 'MAX_CONNECTIONS', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once; one more gets 503 with Retry-After' },
+  { flag: 'max-connections-per-client', env: 'MAX_CONNECTIONS_PER_CLIENT', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once per client address' },
+  { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
+  { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', value: 'level', default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
+  { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "enable the demo page's drop-connection route (POST /demo/drop)" },
+  { flag: 'help', type: 'boolean', description: 'print this help and exit' },
+  { flag: 'version', type: 'boolean', description: 'print the version and exit' },
+];
+
+export function helpText(version: string): string {
+  const left = (f: FlagSpec) => `  --${f.flag}${f.value ? ` <${f.value}>` : ''}`;
+  const width = Math.max(...FLAGS.map((f) => left(f).length)) + 2;
+  const lines = FLAGS.flatMap((f) => {
+    const extras = [f.env ? `env ${f.env}` : '', f.default ? `default: ${f.default}` : ''].filter(Boolean).join(', ');
+    return [`${left(f).padEnd(width)}${f.description}`, ...(extras ? [`${''.padEnd(width)}(${extras})`] : [])];
+  });
+  return [
+    `kafka-sse ${version}: stream Apache Kafka topics to HTTP clients as Server-Sent Events`,
+    '',
+    'Usage: kafka-sse serve [flags]      (serve is the default command)',
+    '',
+    'Flags (a flag wins over its environment variable):',
+    ...lines,
+    '',
+    'Routes:',
+    '  GET /v1/stream/:topics   SSE stream of comma-separated topics; ?since=<ms epoch | ISO-8601>;',
+    '                           resumes from Last-Event-ID; Accept: application/json gives NDJSON',
+    '  GET /v1/topics           streamable topics with partition counts',
+    '  GET /healthz             200 when Kafka answers, 503 with a reason when not',
+    '  GET /                    the demo page (?topic=name, default demo)',
+    '',
+    'Docs: docs/server.md',
+  ].join('\n');
+}
+
+export type CliCommand = { command: 'help' } | { command: 'version' } | { command: 'serve'; config: ServeConfig };
+
+function positiveInteger(raw: string, name: string, allowZero = false): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || (!allowZero && n === 0)) {
+    throw new CliUsageError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got "${raw}"`);
+  }
+  return n;
+}
+
+function seconds(raw: string, name: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw new CliUsageError(`${name} must be a number of seconds ≥ 0, got "${raw}"`);
+  return n;
+}
+
+function list(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function bool(raw: string | boolean, name: string): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off|)$/i.test(raw)) return false;
+  throw new CliUsageError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** Parses `argv` (without node and the script) and the environment into a command. Throws CliUsageError. */
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliCommand {
+  let parsed: ReturnType<typeof parseArgs<{ options: Record<string, { type: 'string' | 'boolean' }>; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(FLAGS.map((f) => [f.flag, { type: f.type }])),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new CliUsageError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { command: 'help' };
+  if (values.version) return { command: 'version' };
+  const [command = 'serve', ...rest] = parsed.positionals;
+  if (command !== 'serve') throw new CliUsageError(`Unknown command "${command}"`);
+  if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}"`);
+
+  // A flag wins over its environment variable; empty variables count as unset.
+  const setting = (flag: string): string | boolean | undefined => {
+    if (values[flag] !== undefined) return values[flag];
+    const spec = FLAGS.find((f) => f.flag === flag)!;
+    const fromEnv = spec.env ? env[spec.env] : undefined;
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const text = (flag: string) => {
+    const v = setting(flag);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const name = (flag: string) => `--${flag}`;
+
+  const brokers = list(text('brokers') ?? 'localhost:9092');
+  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d{1,5}$/.test(b))) {
+    throw new CliUsageError(`--brokers must be host:port pairs separated by commas, got "${text('brokers')}"`);
+  }
+  const port = positiveInteger(text('port') ?? '6917', name('port'), true);
+  if (port > 65535) throw new CliUsageError(`--port must be at most 65535, got ${port}`);
+  const allowed = text('allowed-topics');
+  const allowedTopics = allowed === undefined ? undefined : list(allowed);
+  if (allowedTopics) {
+    if (allowedTopics.length === 0) throw new CliUsageError('--allowed-topics names no topic');
+    for (const topic of allowedTopics) {
+      try {
+        validateTopicName(topic);
+      } catch (err) {
+        throw new CliUsageError(`--allowed-topics: "${topic}" is not a valid topic name`);
+      }
+    }
+  }
+  const logLevel = text('log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new CliUsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const optionalInteger = (flag: string) => {
+    const v = text(flag);
+    return v === undefined ? undefined : positiveInteger(v, name(flag));
+  };
+  const maxLifetime = text('max-lifetime');
+  return {
+    command: 'serve',
+    config: {
+      brokers,
+      port,
+      host: text('host'),
+      allowedTopics,
+      timestampIds: bool(setting('timestamp-ids') ?? false, name('timestamp-ids')),
+      corsOrigin: text('cors-origin'),
+      heartbeatSeconds: seconds(text('heartbeat') ?? '15', name('heartbeat')),
+      maxConnections: optionalInteger('max-connections'),
+      maxConnectionsPerClient: optionalInteger('max-connections-per-client'),
+      maxLifetimeSeconds: maxLifetime === undefined ? undefined : seconds(maxLifetime, name('max-lifetime')),
+      logLevel: logLevel as LogLevel,
+      demo: bool(setting('demo') ?? false, name('demo')),
+    },
+  };
+}

@@ -1,0 +1,384 @@
+// The ready-made server behind `kafka-sse serve`: node:http routing around the library's public API,
+// used exactly as any application would use it (one shared kafkajs instance, one options object).
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Kafka, logLevel as kafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { pino, type Logger as PinoLogger } from 'pino';
+import {
+  HeaderTooLargeError,
+  KafkaSseError,
+  KafkaUnavailableError,
+  closeSharedClient,
+  kafkaSse,
+  parseTimestamp,
+  sharedClient,
+  toClientError,
+  type KafkaSseOptions,
+} from '../index.js'; // a user's server would import from 'kafka-sse'
+import type { ServeConfig } from './config.js';
+import { BadRequestError, MethodNotAllowedError, RouteNotFoundError, ServerClosingError, UriTooLongError } from './errors.js';
+import { StreamRegistry, settlesWithin } from './streams.js';
+
+/** Settings of `createKafkaSseServer`: the CLI's, all optional, plus hooks for programmatic use. */
+export interface KafkaSseServerOptions extends Partial<ServeConfig> {
+  /** A pino logger to use instead of one made at `logLevel` on stdout. */
+  logger?: PinoLogger;
+  /** The reconnection delay suggested to clients (`retry:`), in ms (library default 2,000). */
+  retryMs?: number;
+  /** Who may read which topics (see the library's `authorize` option). */
+  authorize?: KafkaSseOptions['authorize'];
+  /** Called when a stream ends, after the server's own bookkeeping. */
+  onStreamEnd?: KafkaSseOptions['onStreamEnd'];
+  /** Called when a stream request is refused by the library. */
+  onRequestError?: KafkaSseOptions['onRequestError'];
+  /** Longest time `close()` waits for open streams to finish before cutting connections (ms, default 3,000). */
+  shutdownGraceMs?: number;
+  /** Longest time `/healthz` waits for Kafka (ms, default 2,000). */
+  healthTimeoutMs?: number;
+}
+
+export interface KafkaSseServer {
+  readonly server: Server;
+  /** The shared kafkajs instance every stream reads through. */
+  readonly kafka: Kafka;
+  readonly logger: PinoLogger;
+  /** Streams open right now. */
+  readonly openStreams: number;
+  /** Starts listening; resolves with the address (port 0 picks a free port). */
+  listen(): Promise<{ url: string; port: number; host: string }>;
+  /**
+   * Graceful shutdown: stops accepting, ends every stream cleanly (clients resume elsewhere from their
+   * `Last-Event-ID`), closes Kafka connections. Resolves true if everything finished within the grace time.
+   */
+  close(): Promise<boolean>;
+}
+
+/** Longest request target accepted (bytes); longer ones get 414. */
+export const MAX_URL_BYTES = 8 * 1024;
+const DEFAULT_PORT = 6917;
+const PUBLIC_DIR = new URL('./public/', import.meta.url);
+
+/** The demo page's files, read once at start-up. */
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/demo.js': { file: 'demo.js', type: 'text/javascript; charset=utf-8' },
+  '/demo.css': { file: 'demo.css', type: 'text/css; charset=utf-8' },
+};
+
+function loadStatic(): Map<string, { body: Buffer; type: string }> {
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) {
+    files.set(path, { body: readFileSync(new URL(file, PUBLIC_DIR)), type });
+  }
+  return files;
+}
+
+/** Routes kafkajs's own log lines into pino, at the matching level. */
+function kafkajsLogCreator(logger: PinoLogger): logCreator {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _name, ...fields } = log as LogEntry['log'] & { logger?: string };
+      const entry = { namespace, ...fields };
+      if (level === kafkaLogLevel.ERROR || level === kafkaLogLevel.NOTHING) kafkaLogger.error(entry, message);
+      else if (level === kafkaLogLevel.WARN) kafkaLogger.warn(entry, message);
+      else if (level === kafkaLogLevel.INFO) kafkaLogger.info(entry, message);
+      else kafkaLogger.debug(entry, message);
+    };
+}
+
+/**
+ * The kafkajs instance the server shares across streams. Retries are few and connection timeouts short,
+ * so a broker that is down yields a quick 503 instead of a request hanging for half a minute.
+ */
+export function serverKafka(brokers: string[], logger: PinoLogger): Kafka {
+  return new Kafka({
+    clientId: 'kafka-sse-server',
+    brokers,
+    logLevel: kafkaLogLevel.ERROR,
+    logCreator: kafkajsLogCreator(logger),
+    connectionTimeout: 1000,
+    requestTimeout: 10_000,
+    retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-cache',
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, error: KafkaSseError, headers: Record<string, string> = {}): void {
+  const retryAfter = error.details.retryAfterSeconds;
+  sendJson(res, error.status, error, { ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}), ...headers });
+}
+
+/** The raw HTTP answer for requests Node's parser rejected before any handler ran. */
+function rawErrorResponse(error: KafkaSseError): string {
+  const body = JSON.stringify(error);
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KafkaUnavailableError(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => {}); // the loser of the race must not become an unhandled rejection
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface Route {
+  /** Methods the route answers (HEAD is added wherever GET is). */
+  methods: string[];
+  handle(req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, query: URLSearchParams): void | Promise<void>;
+}
+
+/** Creates the server; nothing listens or connects until `listen()` and the first request. */
+export function createKafkaSseServer(options: KafkaSseServerOptions = {}): KafkaSseServer {
+  const logger = options.logger ?? pino({ name: 'kafka-sse', level: options.logLevel ?? 'info' });
+  const kafka = serverKafka(options.brokers ?? ['localhost:9092'], logger);
+  const client = sharedClient(kafka);
+  const registry = new StreamRegistry();
+  const staticFiles = loadStatic();
+  const healthTimeoutMs = options.healthTimeoutMs ?? 2000;
+  let closing: Promise<boolean> | undefined;
+
+  // One options object for the whole server: connection limits are counted per options object.
+  const streamOptions: KafkaSseOptions = {
+    kafka,
+    logger,
+    ...(options.allowedTopics ? { allowedTopics: options.allowedTopics } : {}),
+    useTimestampForId: options.timestampIds === true,
+    heartbeatMs: Math.round((options.heartbeatSeconds ?? 15) * 1000),
+    ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
+    ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
+    ...(options.authorize ? { authorize: options.authorize } : {}),
+    ...(options.onStreamEnd ? { onStreamEnd: options.onStreamEnd } : {}),
+    ...(options.onRequestError ? { onRequestError: options.onRequestError } : {}),
+  };
+
+  const stream: Route = {
+    methods: ['GET'],
+    async handle(req, res, match, query) {
+      let topics: string;
+      try {
+        topics = decodeURIComponent(match[1]!);
+      } catch {
+        throw new BadRequestError('The topic list in the path is not valid percent-encoding');
+      }
+      const since = query.get('since');
+      const atTimestamp = since === null ? undefined : parseTimestamp(since);
+      const clientId = query.get('client')?.slice(0, 64) ?? undefined;
+      const lastEventId = req.headers['last-event-id'];
+      logger.debug(
+        {
+          topics,
+          since: since ?? undefined,
+          clientId,
+          clientAddress: req.socket.remoteAddress,
+          lastEventId: typeof lastEventId === 'string' ? lastEventId.slice(0, 512) : undefined,
+        },
+        'stream requested',
+      );
+      if (req.method === 'HEAD') {
+        // A HEAD must not hold a Kafka stream open for a body nobody reads: answer the headers only.
+        const ndjson = (req.headers.accept ?? '').includes('application/json');
+        res.writeHead(200, { 'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        res.end();
+        return;
+      }
+      const done = kafkaSse(req, res, topics, streamOptions, atTimestamp);
+      registry.track({ res, clientId, clientAddress: req.socket.remoteAddress, done });
+      await done;
+    },
+  };
+
+  const topicsRoute: Route = {
+    methods: ['GET'],
+    async handle(_req, res) {
+      const list = options.allowedTopics
+        ? await withTimeout(
+            client.connect().then(() => client.topicPartitions(options.allowedTopics!)),
+            healthTimeoutMs * 5,
+            'Kafka',
+          ).then((found) => [...found].map(([topic, partitions]) => ({ topic, partitions })).sort((a, b) => a.topic.localeCompare(b.topic)))
+        : await withTimeout(client.connect().then(() => client.listTopics()), healthTimeoutMs * 5, 'Kafka');
+      sendJson(res, 200, { topics: list });
+    },
+  };
+
+  const healthz: Route = {
+    methods: ['GET'],
+    async handle(_req, res) {
+      try {
+        await withTimeout(client.connect().then(() => client.listTopics()), healthTimeoutMs, 'Kafka');
+        sendJson(res, 200, { status: 'ok' });
+      } catch (err) {
+        const error = toClientError(err);
+        const unavailable = error instanceof KafkaUnavailableError ? error : new KafkaUnavailableError('Kafka did not answer');
+        logger.warn({ reason: unavailable.message }, 'health check failed');
+        sendJson(res, 503, { ...unavailable.toJSON(), reason: unavailable.message });
+      }
+    },
+  };
+
+  const staticRoute: Route = {
+    methods: ['GET'],
+    handle(_req, res, match) {
+      const file = staticFiles.get(match[0])!;
+      res.writeHead(200, {
+        'content-type': file.type,
+        'content-length': file.body.length,
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+        // The page loads only its own script and style and talks only to this server.
+        'content-security-policy': "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+      });
+      res.end(file.body);
+    },
+  };
+
+  const drop: Route = {
+    methods: ['POST'],
+    handle(req, res, _match, query) {
+      const clientId = query.get('client') ?? undefined;
+      const victims = registry.ofClient(clientId, req.socket.remoteAddress);
+      // Cut the TCP connection, as a crashing instance or a flaky network would: no clean end of stream.
+      for (const { res: victim } of victims) victim.socket?.destroy();
+      logger.info({ clientId, dropped: victims.length }, 'demo: dropped streams on request');
+      sendJson(res, 200, { dropped: victims.length });
+    },
+  };
+
+  const routes: Array<[RegExp, Route]> = [
+    [/^\/v1\/stream\/([^/]*)$/, stream],
+    [/^\/v1\/topics$/, topicsRoute],
+    [/^\/healthz$/, healthz],
+    [/^\/(?:demo\.js|demo\.css)?$/, staticRoute],
+    ...(options.demo ? ([[/^\/demo\/drop$/, drop]] as Array<[RegExp, Route]>) : []),
+  ];
+
+  function corsHeaders(res: ServerResponse): void {
+    if (!options.corsOrigin) return;
+    res.setHeader('access-control-allow-origin', options.corsOrigin);
+    if (options.corsOrigin !== '*') res.setHeader('vary', 'Origin');
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.url ?? '/';
+    if (Buffer.byteLength(target) > MAX_URL_BYTES) throw new UriTooLongError(`Request targets are limited to ${MAX_URL_BYTES} bytes`, { limit: MAX_URL_BYTES });
+    if (closing) {
+      res.setHeader('connection', 'close');
+      throw new ServerClosingError('The server is shutting down; try again shortly', { retryAfterSeconds: 1 });
+    }
+    const queryAt = target.indexOf('?');
+    const path = queryAt === -1 ? target : target.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    for (const [pattern, route] of routes) {
+      const match = pattern.exec(path);
+      if (!match) continue;
+      const allowed = route.methods.includes('GET') ? [...route.methods, 'HEAD'] : route.methods;
+      const method = req.method ?? 'GET';
+      if (method === 'OPTIONS' && options.corsOrigin) {
+        // CORS preflight, e.g. a fetch-based client sending Last-Event-ID or Authorization itself.
+        res.writeHead(204, {
+          'access-control-allow-methods': allowed.join(', '),
+          'access-control-allow-headers': 'Last-Event-ID, Accept, Authorization, Content-Type',
+          'access-control-max-age': '600',
+        });
+        res.end();
+        return;
+      }
+      if (!allowed.includes(method)) {
+        throw new MethodNotAllowedError(`${method} is not allowed here; use ${allowed.join(' or ')}`, { allow: allowed });
+      }
+      await route.handle(req, res, match, query);
+      return;
+    }
+    throw new RouteNotFoundError(`No route for ${path.slice(0, 200)}; streams are at /v1/stream/:topics`);
+  }
+
+  const server = createServer((req, res) => {
+    corsHeaders(res);
+    handle(req, res).catch((err: unknown) => {
+      const error = toClientError(err);
+      if (error.status >= 500 && error.status !== 503) logger.error({ err }, 'request failed');
+      else logger.debug({ code: error.code, method: req.method, url: req.url?.slice(0, 200) }, 'request refused');
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      const allow: Record<string, string> = error instanceof MethodNotAllowedError ? { allow: (error.details.allow as string[]).join(', ') } : {};
+      sendError(res, error, allow);
+    });
+  });
+  // Requests Node's HTTP parser rejects (headers too large, garbage) get the same JSON error format.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const error =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? new HeaderTooLargeError('The request headers are too large')
+        : new BadRequestError('The request is not valid HTTP/1.1');
+    logger.debug({ code: err.code }, 'malformed request');
+    socket.end(rawErrorResponse(error));
+  });
+
+  async function close(): Promise<boolean> {
+    closing ??= (async () => {
+      const started = Date.now();
+      const graceMs = options.shutdownGraceMs ?? 3000;
+      logger.info({ openStreams: registry.size }, 'shutting down: ending every stream');
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const streamsEnded = await registry.endAll(graceMs);
+      server.closeIdleConnections();
+      const idle = await settlesWithin(serverClosed, Math.max(0, graceMs - (Date.now() - started)));
+      if (!idle) server.closeAllConnections();
+      await settlesWithin(closeSharedClient(kafka), 1000);
+      logger.info({ ms: Date.now() - started, clean: streamsEnded && idle }, 'shut down');
+      return streamsEnded && idle;
+    })();
+    return closing;
+  }
+
+  return {
+    server,
+    kafka,
+    logger,
+    get openStreams() {
+      return registry.size;
+    },
+    listen() {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port ?? DEFAULT_PORT, options.host, () => {
+          server.off('error', reject);
+          const { port, address } = server.address() as AddressInfo;
+          const shown = !options.host || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+          const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
+          logger.info({ url, address, port, brokers: options.brokers ?? ['localhost:9092'], demo: options.demo === true }, 'listening');
+          resolve({ url, port, host: address });
+        });
+      });
+    },
+    close,
+  };
+}
