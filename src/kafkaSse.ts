@@ -415,7 +415,7 @@ export async function kafkaSseResponse(
       stream.emit('consumer.disconnect', {});
     }
   }
-  return new Response(webSink(body()), {
+  return new Response(webSink(body(), { onCancel: () => abort.abort(new Error('client disconnected')) }), {
     status: 200,
     headers: {
       'content-type': stream.ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',

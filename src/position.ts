@@ -31,6 +31,13 @@ export interface ParseLimits {
   maxAssignments?: number;
 }
 
+/** A safe, short description of any client-supplied value (never calls its methods). */
+function describe(value: unknown): string | number | boolean | null {
+  if (typeof value === 'string') return value.slice(0, 300);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return value;
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
 const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_ASSIGNMENTS = 1000;
 const MAX_PARTITION = 2 ** 31 - 1;
@@ -40,7 +47,7 @@ const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 /** Throws unless `name` is a topic name Kafka accepts. */
 export function validateTopicName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidTopicNameError('Topic names must be non-empty strings', { topic: String(name) });
+    throw new InvalidTopicNameError('Topic names must be non-empty strings', { topic: describe(name) });
   }
   if (name === '.' || name === '..' || !LEGAL_TOPIC.test(name)) {
     throw new InvalidTopicNameError(
@@ -58,7 +65,7 @@ function nonNegativeInteger(value: unknown, field: string, max: number, allowDig
   if (n === undefined || !Number.isInteger(n) || n < 0 || n > max) {
     throw new InvalidAssignmentError(
       `"${field}" must be a non-negative integer${allowDigitString ? ' (or a string of digits)' : ''} no larger than ${max}`,
-      { field, value: typeof value === 'string' ? value.slice(0, 100) : (value as unknown) ?? null },
+      { field, value: describe(value ?? null) },
     );
   }
   return n;
@@ -160,12 +167,25 @@ export function parseTimestamp(value: unknown): number {
     if (/^[0-9]+$/.test(value)) {
       const n = Number(value);
       if (Number.isSafeInteger(n)) return n;
-    } else if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-      const t = Date.parse(value);
-      if (Number.isFinite(t) && t >= 0) return t;
+    } else {
+      const t = parseIsoDate(value);
+      if (t !== undefined) return t;
     }
   }
   throw new InvalidTimestampError('A start time must be milliseconds since the epoch or an ISO-8601 date', {
-    value: typeof value === 'string' ? value.slice(0, 64) : String(value),
+    value: typeof value === 'string' ? value.slice(0, 64) : describe(value),
   });
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** An ISO-8601 date or date-time, rejecting impossible ones (2024-02-30) that Date.parse would roll over. */
+function parseIsoDate(value: string): number | undefined {
+  const m = ISO_DATE.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+  const t = Date.parse(value.replace(' ', 'T'));
+  return Number.isFinite(t) && t >= 0 ? t : undefined;
 }

@@ -1,9 +1,13 @@
 /**
  * The end of the pipeline for fetch-style frameworks: a `ReadableStream` of UTF-8 bytes that pulls from
  * the source only when the consumer reads, so backpressure reaches Kafka. Cancelling the stream
- * (the client left) returns the source iterator, which ends the pipeline.
+ * (the client left) calls `onCancel` (abort your pipeline's signal there) and returns the source
+ * iterator, which ends the pipeline.
  */
-export function webSink(source: AsyncIterable<string | Uint8Array>): ReadableStream<Uint8Array> {
+export function webSink(
+  source: AsyncIterable<string | Uint8Array>,
+  options: { onCancel?: () => void } = {},
+): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const iterator = source[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
@@ -14,6 +18,8 @@ export function webSink(source: AsyncIterable<string | Uint8Array>): ReadableStr
         else controller.enqueue(typeof value === 'string' ? encoder.encode(value) : value);
       },
       async cancel() {
+        // A read may be waiting on Kafka: let the owner abort it first, or return() would wait behind it.
+        options.onCancel?.();
         await iterator.return?.();
       },
     },

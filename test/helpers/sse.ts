@@ -138,24 +138,30 @@ export function collectEvents(url: string, options: CollectOptions): Promise<{ e
 export async function readRaw(
   url: string,
   init: RequestInit & { until: (text: string) => boolean; timeoutMs?: number },
-): Promise<{ status: number; headers: Headers; text: string }> {
+): Promise<{ status: number; headers: Headers; text: string; ended: boolean }> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), init.timeoutMs ?? 10_000);
   const res = await fetch(url, { ...init, signal: abort.signal });
   let text = '';
+  let ended = false;
   try {
     const decoder = new TextDecoder();
+    let stopped = false;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       text += decoder.decode(chunk, { stream: true });
-      if (init.until(text)) break;
+      if (init.until(text)) {
+        stopped = true;
+        break;
+      }
     }
+    ended = !stopped;
   } catch (err) {
     if (!abort.signal.aborted) throw err;
   } finally {
     clearTimeout(timer);
     abort.abort();
   }
-  return { status: res.status, headers: res.headers, text };
+  return { status: res.status, headers: res.headers, text, ended };
 }
 
 /** Parses message data and returns `[partition, offset]` pairs from `_kafka`. */

@@ -46,7 +46,6 @@ describe('validateTopicName', () => {
 
   it(
     'rejects objects whose toString is not a function with a 400, not a TypeError',
-    { todo: 'validateTopicName builds its error details with String(name), which throws a TypeError for these (a 500 to the client)' },
     () => {
       for (const value of [{ toString: 1 }, { toString: {}, valueOf: {} }, Object.create(null)]) {
         assertThrowsCode(() => validateTopicName(value), INVALID_TOPIC, 400);
@@ -235,7 +234,6 @@ describe('parseAssignments', () => {
 
     it(
       'rejects a Last-Event-ID topic that is an object with a "toString" key with a 400',
-      { todo: 'a client sending Last-Event-ID [{"topic":{"toString":1},"partition":0}] gets a TypeError, i.e. a 500 InternalError, instead of KSSE_INVALID_TOPIC_NAME' },
       () => {
         assertThrowsCode(() => parseLastEventId('[{"topic":{"toString":1},"partition":0}]'), INVALID_TOPIC, 400);
       },
@@ -435,7 +433,6 @@ describe('parseTimestamp', () => {
 
   it(
     'rejects calendar dates that do not exist',
-    { todo: 'parseTimestamp relies on Date.parse, which rolls "2024-02-30" over to 2024-03-01 instead of rejecting it' },
     () => {
       for (const value of ['2024-02-30', '2023-02-29', '2024-04-31T00:00:00Z']) {
         assertThrowsCode(() => parseTimestamp(value), INVALID_TIMESTAMP, 400);
@@ -465,7 +462,6 @@ describe('parseTimestamp', () => {
 
   it(
     'rejects objects String() cannot convert with a 400, not a TypeError',
-    { todo: 'parseTimestamp builds its error details with String(value), which throws a TypeError for these' },
     () => {
       for (const value of [{ toString: 1 }, Object.create(null)]) {
         assertThrowsCode(() => parseTimestamp(value), INVALID_TIMESTAMP, 400);

@@ -87,33 +87,28 @@ describe('webSink', () => {
     assert.equal(finished, true);
   });
 
-  it(
-    'cancel() while a pull is pending ends the source promptly, without waiting for more data',
-    {
-      todo:
-        'webSink cannot interrupt a source that is awaiting (e.g. consume waiting on a caught-up partition): ' +
-        'iterator.return() queues behind the pending next(), so cancel() hangs until new data arrives. ' +
-        'kafkaSseResponse only avoids this when request.signal aborts; webSink needs an abort hook on cancel.',
-    },
-    async () => {
-      let finished = false;
-      async function* source() {
-        try {
-          yield 'first';
-          await new Promise(() => {}); // no more data, ever
-        } finally {
-          finished = true;
-        }
+  it('cancel() while a pull is pending ends the source promptly through onCancel, without waiting for more data', async () => {
+    let finished = false;
+    const abort = new AbortController();
+    async function* source() {
+      try {
+        yield 'first';
+        // e.g. consume waiting on a caught-up partition: only the abort signal ends the wait.
+        await new Promise((_resolve, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason)));
+      } catch {
+        return;
+      } finally {
+        finished = true;
       }
-      const reader = webSink(source()).getReader();
-      await reader.read();
-      void reader.read().catch(() => {});
-      await settle();
-      const cancelled = reader.cancel();
-      assert.equal(await isSettled(cancelled), true, 'cancel() is still waiting for the source');
-      assert.equal(finished, true);
-    },
-  );
+    }
+    const reader = webSink(source(), { onCancel: () => abort.abort(new Error('cancelled')) }).getReader();
+    await reader.read();
+    void reader.read().catch(() => {});
+    await settle();
+    const cancelled = reader.cancel();
+    assert.equal(await isSettled(cancelled), true, 'cancel() is still waiting for the source');
+    assert.equal(finished, true);
+  });
 
   it('errors the stream when the source throws', async () => {
     async function* source() {
