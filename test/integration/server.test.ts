@@ -4,10 +4,15 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { EventSource } from 'eventsource';
-import { createTopic, produce } from '../helpers/kafka.js';
-import { BIN, messageOffsets, openStream, parseSse, runCli, startCli } from '../e2e/helpers/cliProcess.js';
+import { produce } from '../helpers/kafka.js';
+import { BIN, createTopics, messageOffsets, openStream, parseSse, runCli, startCli } from '../e2e/helpers/cliProcess.js';
 
-const [topicA, topicB, topicTime, topicOther] = await Promise.all([createTopic(2, 'srv-a'), createTopic(1, 'srv-b'), createTopic(2, 'srv-time'), createTopic(1, 'srv-other')]);
+const [topicA, topicB, topicTime, topicOther] = await createTopics([
+  { prefix: 'srv-a', partitions: 2 },
+  { prefix: 'srv-b', partitions: 1 },
+  { prefix: 'srv-time', partitions: 2 },
+  { prefix: 'srv-other', partitions: 1 },
+]) as [string, string, string, string];
 const ORIGIN = 'https://app.example';
 
 // Started in parallel: each is a separate process with its own flags.

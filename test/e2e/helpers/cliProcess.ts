@@ -1,9 +1,11 @@
 // Runs `kafka-sse serve` as a child process (the source, through tsx) on an ephemeral port, and reads
 // HTTP streams in tests. Every child is stopped when the test file ends.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
 import { testBrokers } from '../../helpers/kafka.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -202,4 +204,25 @@ export function messageOffsets(text: string): string[] {
       const { _kafka } = JSON.parse(b.data!) as { _kafka: { partition: number; offset: number } };
       return `${_kafka.partition}:${_kafka.offset}`;
     });
+}
+
+/**
+ * Creates uniquely named topics with one admin client, deleted (then the admin disconnected) when the
+ * test file ends. (The shared `createTopic` helper, called several times at a file's top level, lets
+ * its admin disconnect before the deletions, which reconnect and keep the process alive.)
+ */
+export async function createTopics(specs: Array<{ prefix: string; partitions: number }>): Promise<string[]> {
+  const kafka = new Kafka({ clientId: 'kafka-sse-server-tests', brokers: testBrokers(), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const names = specs.map(({ prefix }) => `${prefix}-${randomUUID().slice(0, 8)}-${Date.now().toString(36)}`);
+  after(async () => {
+    await admin.deleteTopics({ topics: names }).catch(() => {});
+    await admin.disconnect();
+  });
+  await admin.createTopics({
+    topics: specs.map(({ partitions }, i) => ({ topic: names[i]!, numPartitions: partitions })),
+    waitForLeaders: true,
+  });
+  return names;
 }
