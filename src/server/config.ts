@@ -31,6 +31,16 @@ export interface ServeConfig {
   logLevel: LogLevel;
   /** Enables the demo page's drop-connection route (`POST /demo/drop`). */
   demo: boolean;
+  /** Streams need a JWT signed with this HS256/384/512 secret whose claim lists the topics. */
+  jwtSecret: string | undefined;
+  /** Streams need a JWT verified against this JSON Web Key Set. */
+  jwksUrl: string | undefined;
+  /** Required JWT issuer (`iss`). */
+  jwtIssuer: string | undefined;
+  /** Required JWT audience (`aud`). */
+  jwtAudience: string | undefined;
+  /** The JWT claim listing the readable topics (default `topics`). */
+  jwtTopicsClaim: string | undefined;
 }
 
 export class CliUsageError extends Error {
@@ -60,6 +70,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', value: 'level', default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "enable the demo page's drop-connection route (POST /demo/drop)" },
+  { flag: 'jwt-secret', env: 'JWT_SECRET', type: 'string', value: 'secret', default: 'off', description: 'streams need a JWT (HS256/384/512, this secret, ≥ 32 bytes) listing the topics; prefer the variable' },
+  { flag: 'jwks-url', env: 'JWKS_URL', type: 'string', value: 'url', default: 'off', description: 'streams need a JWT verified with this JSON Web Key Set' },
+  { flag: 'jwt-issuer', env: 'JWT_ISSUER', type: 'string', value: 'iss', default: 'any', description: 'required JWT issuer' },
+  { flag: 'jwt-audience', env: 'JWT_AUDIENCE', type: 'string', value: 'aud', default: 'any', description: 'required JWT audience' },
+  { flag: 'jwt-topics-claim', env: 'JWT_TOPICS_CLAIM', type: 'string', value: 'name', default: 'topics', description: 'claim listing readable topics (array or space-separated; * for all)' },
   { flag: 'help', type: 'boolean', description: 'print this help and exit' },
   { flag: 'version', type: 'boolean', description: 'print the version and exit' },
 ];
@@ -84,7 +99,11 @@ export function helpText(version: string): string {
     '                           resumes from Last-Event-ID; Accept: application/json gives NDJSON',
     '  GET /v1/topics           streamable topics with partition counts',
     '  GET /healthz             200 when Kafka answers, 503 with a reason when not',
+    '  GET /metrics             Prometheus metrics',
     '  GET /                    the demo page (?topic=name, default demo)',
+    '',
+    'With --jwt-secret or --jwks-url, streams and /v1/topics need a token: Authorization: Bearer <jwt>,',
+    '?access_token=<jwt> or the kafka_sse_token cookie (browsers cannot set headers on EventSource).',
     '',
     'Docs: docs/server.md',
   ].join('\n');
@@ -177,6 +196,15 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     return v === undefined ? undefined : positiveInteger(v, name(flag));
   };
   const maxLifetime = text('max-lifetime');
+  const jwtSecret = text('jwt-secret');
+  const jwksUrl = text('jwks-url');
+  if (jwtSecret !== undefined && jwksUrl !== undefined) throw new CliUsageError('Give --jwt-secret or --jwks-url, not both');
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    throw new CliUsageError('--jwt-secret must be at least 32 bytes (HS256 needs a 256-bit key)');
+  }
+  if (jwksUrl !== undefined && !/^https?:\/\/\S+$/.test(jwksUrl)) throw new CliUsageError(`--jwks-url must be an http(s) URL, got "${jwksUrl}"`);
+  const jwtOnly = ['jwt-issuer', 'jwt-audience', 'jwt-topics-claim'].find((f) => text(f) !== undefined);
+  if (jwtOnly && jwtSecret === undefined && jwksUrl === undefined) throw new CliUsageError(`--${jwtOnly} needs --jwt-secret or --jwks-url`);
   return {
     command: 'serve',
     config: {
@@ -192,6 +220,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       maxLifetimeSeconds: maxLifetime === undefined ? undefined : seconds(maxLifetime, name('max-lifetime')),
       logLevel: logLevel as LogLevel,
       demo: bool(setting('demo') ?? false, name('demo')),
+      jwtSecret,
+      jwksUrl,
+      jwtIssuer: text('jwt-issuer'),
+      jwtAudience: text('jwt-audience'),
+      jwtTopicsClaim: text('jwt-topics-claim'),
     },
   };
 }

@@ -5,6 +5,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type Server, type Ser
 import type { AddressInfo, Socket } from 'node:net';
 import { Kafka, logLevel as kafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
 import { pino, type Logger as PinoLogger } from 'pino';
+import type { Registry } from 'prom-client';
 import {
   HeaderTooLargeError,
   KafkaSseError,
@@ -16,8 +17,10 @@ import {
   toClientError,
   type KafkaSseOptions,
 } from '../index.js'; // a user's server would import from 'kafka-sse'
+import { jwtAuthorizer, readableTopics } from './auth.js';
 import type { ServeConfig } from './config.js';
 import { BadRequestError, MethodNotAllowedError, RouteNotFoundError, ServerClosingError, UriTooLongError } from './errors.js';
+import { createServerMetrics } from './metrics.js';
 import { StreamRegistry, settlesWithin } from './streams.js';
 
 /** Settings of `createKafkaSseServer`: the CLI's, all optional, plus hooks for programmatic use. */
@@ -26,7 +29,7 @@ export interface KafkaSseServerOptions extends Partial<ServeConfig> {
   logger?: PinoLogger;
   /** The reconnection delay suggested to clients (`retry:`), in ms (library default 2,000). */
   retryMs?: number;
-  /** Who may read which topics (see the library's `authorize` option). */
+  /** Who may read which topics (the library's `authorize` option); replaces the JWT settings. */
   authorize?: KafkaSseOptions['authorize'];
   /** Called when a stream ends, after the server's own bookkeeping. */
   onStreamEnd?: KafkaSseOptions['onStreamEnd'];
@@ -45,6 +48,8 @@ export interface KafkaSseServer {
   readonly logger: PinoLogger;
   /** Streams open right now. */
   readonly openStreams: number;
+  /** The Prometheus registry behind `/metrics`. */
+  readonly metrics: Registry;
   /** Starts listening; resolves with the address (port 0 picks a free port). */
   listen(): Promise<{ url: string; port: number; host: string }>;
   /**
@@ -155,6 +160,18 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
   const registry = new StreamRegistry();
   const staticFiles = loadStatic();
   const healthTimeoutMs = options.healthTimeoutMs ?? 2000;
+  const metrics = createServerMetrics();
+  const authorize =
+    options.authorize ??
+    (options.jwtSecret || options.jwksUrl
+      ? jwtAuthorizer({
+          ...(options.jwtSecret ? { secret: options.jwtSecret } : {}),
+          ...(options.jwksUrl ? { jwksUrl: options.jwksUrl } : {}),
+          ...(options.jwtIssuer ? { issuer: options.jwtIssuer } : {}),
+          ...(options.jwtAudience ? { audience: options.jwtAudience } : {}),
+          ...(options.jwtTopicsClaim ? { topicsClaim: options.jwtTopicsClaim } : {}),
+        })
+      : undefined);
   let closing: Promise<boolean> | undefined;
 
   // One options object for the whole server: connection limits are counted per options object.
@@ -168,9 +185,21 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
     ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
-    ...(options.authorize ? { authorize: options.authorize } : {}),
-    ...(options.onStreamEnd ? { onStreamEnd: options.onStreamEnd } : {}),
-    ...(options.onRequestError ? { onRequestError: options.onRequestError } : {}),
+    ...(authorize ? { authorize } : {}),
+    kafkaEventHandlers: metrics.hooks.kafkaEventHandlers,
+    transform: metrics.hooks.transform,
+    onStreamEnd(summary) {
+      metrics.hooks.onStreamEnd(summary);
+      options.onStreamEnd?.(summary);
+    },
+    onRequestError(error, req) {
+      metrics.hooks.onRequestError(error, req);
+      options.onRequestError?.(error, req);
+    },
+    connectErrorHandler(error, _req, res) {
+      if (res.headersSent) res.end();
+      else sendError(res, error, error.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    },
   };
 
   const stream: Route = {
@@ -211,7 +240,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
 
   const topicsRoute: Route = {
     methods: ['GET'],
-    async handle(_req, res) {
+    async handle(req, res) {
       const list = options.allowedTopics
         ? await withTimeout(
             client.connect().then(() => client.topicPartitions(options.allowedTopics!)),
@@ -219,7 +248,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
             'Kafka',
           ).then((found) => [...found].map(([topic, partitions]) => ({ topic, partitions })).sort((a, b) => a.topic.localeCompare(b.topic)))
         : await withTimeout(client.connect().then(() => client.listTopics()), healthTimeoutMs * 5, 'Kafka');
-      sendJson(res, 200, { topics: list });
+      // With authorization on, a client sees only the topics its credentials let it read.
+      sendJson(res, 200, { topics: authorize ? await readableTopics(authorize, req, list) : list });
     },
   };
 
@@ -235,6 +265,15 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         logger.warn({ reason: unavailable.message }, 'health check failed');
         sendJson(res, 503, { ...unavailable.toJSON(), reason: unavailable.message });
       }
+    },
+  };
+
+  const metricsRoute: Route = {
+    methods: ['GET'],
+    async handle(_req, res) {
+      const { body, contentType } = await metrics.render();
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+      res.end(body);
     },
   };
 
@@ -270,6 +309,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     [/^\/v1\/stream\/([^/]*)$/, stream],
     [/^\/v1\/topics$/, topicsRoute],
     [/^\/healthz$/, healthz],
+    [/^\/metrics$/, metricsRoute],
     [/^\/(?:demo\.js|demo\.css)?$/, staticRoute],
     ...(options.demo ? ([[/^\/demo\/drop$/, drop]] as Array<[RegExp, Route]>) : []),
   ];
@@ -277,7 +317,10 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
   function corsHeaders(res: ServerResponse): void {
     if (!options.corsOrigin) return;
     res.setHeader('access-control-allow-origin', options.corsOrigin);
-    if (options.corsOrigin !== '*') res.setHeader('vary', 'Origin');
+    if (options.corsOrigin === '*') return;
+    res.setHeader('vary', 'Origin');
+    // One named origin may send credentials (the token cookie with `withCredentials`); `*` never can.
+    res.setHeader('access-control-allow-credentials', 'true');
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -319,13 +362,19 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     handle(req, res).catch((err: unknown) => {
       const error = toClientError(err);
       if (error.status >= 500 && error.status !== 503) logger.error({ err }, 'request failed');
-      else logger.debug({ code: error.code, method: req.method, url: req.url?.slice(0, 200) }, 'request refused');
+      // The path only: the query may carry an access token.
+      else logger.debug({ code: error.code, method: req.method, path: req.url?.split('?')[0]?.slice(0, 200) }, 'request refused');
       if (res.headersSent) {
         res.end();
         return;
       }
-      const allow: Record<string, string> = error instanceof MethodNotAllowedError ? { allow: (error.details.allow as string[]).join(', ') } : {};
-      sendError(res, error, allow);
+      const extra: Record<string, string> =
+        error instanceof MethodNotAllowedError
+          ? { allow: (error.details.allow as string[]).join(', ') }
+          : error.status === 401
+            ? { 'www-authenticate': 'Bearer' }
+            : {};
+      sendError(res, error, extra);
     });
   });
   // Requests Node's HTTP parser rejects (headers too large, garbage) get the same JSON error format.
@@ -366,6 +415,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     get openStreams() {
       return registry.size;
     },
+    metrics: metrics.registry,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -268,6 +268,7 @@ test('--cors-origin sets Access-Control-Allow-Origin on streams, errors and pref
   const error = await fetch(`${main.url}/v1/stream/${topicOther}`, { headers: { origin: ORIGIN } });
   assert.equal(error.headers.get('access-control-allow-origin'), ORIGIN);
   assert.equal(error.headers.get('vary'), 'Origin');
+  assert.equal(error.headers.get('access-control-allow-credentials'), 'true');
   await error.body?.cancel();
   const preflight = await fetch(`${main.url}/v1/stream/${topicA}`, {
     method: 'OPTIONS',
@@ -352,6 +353,44 @@ test('GET / serves the demo page and its script; /demo/drop exists only with --d
   await drop.body?.cancel();
 });
 
+/** The value of one sample in Prometheus text (0 when absent). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+test('GET /metrics counts streams, events, bytes and errors in Prometheus format', async () => {
+  const scrape = async () => {
+    const res = await fetch(`${open.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    return res.text();
+  };
+  const before = await scrape();
+  const stream = await openStream(`${open.url}/v1/stream/${topicOther}`);
+  await stream.until((t) => t.includes('id: '));
+  const during = await scrape();
+  assert.equal(sample(during, 'kafka_sse_active_streams'), sample(before, 'kafka_sse_active_streams') + 1);
+  await produce(topicOther, [{ partition: 0, value: { m: 1 } }, { partition: 0, value: { m: 2 } }]);
+  await stream.until((t) => messageOffsets(t).length >= 2);
+  stream.close();
+  await (await fetch(`${open.url}/v1/stream/missing-${Date.now()}`)).body?.cancel();
+
+  // The stream's end is counted once the server has seen the client leave.
+  let after = await scrape();
+  await until(async () => {
+    after = await scrape();
+    return sample(after, 'kafka_sse_streams_closed_total{reason="client disconnected"}') > sample(before, 'kafka_sse_streams_closed_total{reason="client disconnected"}');
+  });
+  assert.equal(sample(after, 'kafka_sse_streams_opened_total'), sample(before, 'kafka_sse_streams_opened_total') + 1);
+  assert.equal(sample(after, 'kafka_sse_active_streams'), sample(before, 'kafka_sse_active_streams'));
+  assert.equal(sample(after, 'kafka_sse_events_sent_total'), sample(before, 'kafka_sse_events_sent_total') + 2);
+  assert.ok(sample(after, 'kafka_sse_bytes_sent_total') > sample(before, 'kafka_sse_bytes_sent_total'));
+  assert.equal(sample(after, 'kafka_sse_errors_total{code="KSSE_TOPIC_NOT_FOUND"}'), sample(before, 'kafka_sse_errors_total{code="KSSE_TOPIC_NOT_FOUND"}') + 1);
+  assert.ok(sample(after, 'kafka_sse_fetch_duration_seconds_count') > 0);
+  assert.match(after, /^kafka_sse_process_resident_memory_bytes /m);
+});
+
 const EVERY_FLAG = [
   ['--brokers', 'KAFKA_BROKERS'],
   ['--port', 'PORT'],
@@ -365,6 +404,11 @@ const EVERY_FLAG = [
   ['--max-lifetime', 'MAX_LIFETIME_SECONDS'],
   ['--log-level', 'LOG_LEVEL'],
   ['--demo', 'KAFKA_SSE_DEMO'],
+  ['--jwt-secret', 'JWT_SECRET'],
+  ['--jwks-url', 'JWKS_URL'],
+  ['--jwt-issuer', 'JWT_ISSUER'],
+  ['--jwt-audience', 'JWT_AUDIENCE'],
+  ['--jwt-topics-claim', 'JWT_TOPICS_CLAIM'],
 ] as const;
 
 test('kafka-sse --help (through the bin) lists every flag with its environment variable', async () => {
@@ -374,7 +418,7 @@ test('kafka-sse --help (through the bin) lists every flag with its environment v
     assert.match(stdout, new RegExp(`^  ${flag}[ <]`, 'm'), `${flag} is listed`);
     assert.ok(stdout.includes(`env ${env},`) || stdout.includes(`env ${env})`), `${env} is listed`);
   }
-  for (const route of ['/v1/stream/:topics', '/v1/topics', '/healthz']) assert.ok(stdout.includes(route));
+  for (const route of ['/v1/stream/:topics', '/v1/topics', '/healthz', '/metrics']) assert.ok(stdout.includes(route));
 });
 
 test('bad flags exit with status 2 and a message', async () => {
@@ -387,6 +431,9 @@ test('bad flags exit with status 2 and a message', async () => {
   const badEnv = await runCli(['serve'], { MAX_CONNECTIONS: '-3' });
   assert.equal(badEnv.code, 2);
   assert.match(badEnv.stderr, /--max-connections/);
+  const shortSecret = await runCli(['serve'], { JWT_SECRET: 'too-short' });
+  assert.equal(shortSecret.code, 2);
+  assert.match(shortSecret.stderr, /32 bytes/);
 });
 
 /** Rejects if `promise` has not settled within `ms`. */

@@ -5,7 +5,12 @@ const params = new URLSearchParams(location.search);
 const topic = params.get('topic') || 'demo';
 // Names this page's streams, so "Drop my connection" cuts only this tab's connection.
 const clientId = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-const streamUrl = `/v1/stream/${encodeURIComponent(topic)}?client=${encodeURIComponent(clientId)}`;
+// A server started with --jwt-secret/--jwks-url needs a token; EventSource cannot send headers, so the
+// page passes on an `access_token` from its own address.
+const token = params.get('access_token');
+const streamUrl =
+  `/v1/stream/${encodeURIComponent(topic)}?client=${encodeURIComponent(clientId)}` +
+  (token ? `&access_token=${encodeURIComponent(token)}` : '');
 
 const state = {
   topic,

@@ -1,0 +1,78 @@
+// Prometheus metrics for `GET /metrics`, fed only by the library's public hooks (`onStreamEnd`,
+// `onRequestError`, `kafkaEventHandlers`, a `transform` stage), as any application could wire them.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KafkaSseOptions, StreamSummary } from '../index.js';
+import type { DeserializedRecord, RecordBatch } from '../types.js';
+
+export interface ServerMetrics {
+  readonly registry: Registry;
+  /** Library options that feed the metrics; merged into the server's options object. */
+  readonly hooks: Required<Pick<KafkaSseOptions, 'onStreamEnd' | 'onRequestError' | 'kafkaEventHandlers' | 'transform'>>;
+  /** The exposition text and its content type. */
+  render(): Promise<{ body: string; contentType: string }>;
+}
+
+/** Stream end reasons that are not error codes; anything else is a code like `KSSE_TOPIC_DELETED`. */
+const isErrorCode = (reason: string) => reason.startsWith('KSSE_');
+
+/** A registry of its own per server, so several servers (or tests) in one process do not collide. */
+export function createServerMetrics(): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kafka_sse_' });
+  const active = new Gauge({ name: 'kafka_sse_active_streams', help: 'Streams open right now', registers: [registry] });
+  const opened = new Counter({ name: 'kafka_sse_streams_opened_total', help: 'Streams started (after validation and Kafka resolution)', registers: [registry] });
+  const closed = new Counter({
+    name: 'kafka_sse_streams_closed_total',
+    help: 'Streams ended, by reason (client disconnected, lifetime reached, ended, or an error code)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const events = new Counter({ name: 'kafka_sse_events_sent_total', help: 'Records sent to clients as events (counted as they pass)', registers: [registry] });
+  const bytes = new Counter({ name: 'kafka_sse_bytes_sent_total', help: 'Bytes sent on streams (counted when each stream closes)', registers: [registry] });
+  const errors = new Counter({
+    name: 'kafka_sse_errors_total',
+    help: 'Errors answered to clients, by code (refusals before a stream and errors that ended one)',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const fetchDuration = new Histogram({
+    name: 'kafka_sse_fetch_duration_seconds',
+    help: 'Kafka fetch duration per stream; includes the long-poll wait once a stream has caught up',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    hooks: {
+      kafkaEventHandlers: {
+        'consumer.connect': () => {
+          opened.inc();
+          active.inc();
+        },
+        'consumer.fetch': (event) => {
+          const duration = event.payload.duration;
+          if (typeof duration === 'number') fetchDuration.observe(duration / 1000);
+        },
+      },
+      onStreamEnd(summary: StreamSummary) {
+        active.dec();
+        closed.inc({ reason: summary.reason });
+        bytes.inc(summary.bytes);
+        if (isErrorCode(summary.reason)) errors.inc({ code: summary.reason });
+      },
+      onRequestError(error) {
+        errors.inc({ code: error.code });
+      },
+      async *transform(source: AsyncIterable<RecordBatch<DeserializedRecord>>) {
+        for await (const batch of source) {
+          events.inc(batch.records.length);
+          yield batch;
+        }
+      },
+    },
+    async render() {
+      return { body: await registry.metrics(), contentType: registry.contentType };
+    },
+  };
+}
