@@ -1,8 +1,9 @@
 // The ready-made server behind `kafka-sse serve`: node:http routing around the library's public API,
 // used exactly as any application would use it (one shared kafkajs instance, one options object).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel as kafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -62,7 +63,9 @@ export interface KafkaSseServer {
 /** Longest request target accepted (bytes); longer ones get 414. */
 export const MAX_URL_BYTES = 8 * 1024;
 const DEFAULT_PORT = 6917;
-const PUBLIC_DIR = new URL('./public/', import.meta.url);
+// Next to this module (src/server/public, or dist/server/public once the build has copied it), else the
+// sources' copy when running from a build that did not copy it.
+const PUBLIC_DIRS = [new URL('./public/', import.meta.url), new URL('../../src/server/public/', import.meta.url)];
 
 /** The demo page's files, read once at start-up. */
 const STATIC_FILES: Record<string, { file: string; type: string }> = {
@@ -72,10 +75,10 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
 };
 
 function loadStatic(): Map<string, { body: Buffer; type: string }> {
+  const dir = PUBLIC_DIRS.find((d) => existsSync(new URL('index.html', d)));
+  if (!dir) throw new Error(`The demo page is missing: looked in ${PUBLIC_DIRS.map((d) => fileURLToPath(d)).join(' and ')}`);
   const files = new Map<string, { body: Buffer; type: string }>();
-  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) {
-    files.set(path, { body: readFileSync(new URL(file, PUBLIC_DIR)), type });
-  }
+  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) files.set(path, { body: readFileSync(new URL(file, dir)), type });
   return files;
 }
 
