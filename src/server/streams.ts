@@ -32,12 +32,19 @@ export class StreamRegistry {
   /**
    * Ends every stream cleanly: the response finishes as a well-formed (chunked) HTTP response, so each
    * client sees the stream end and reconnects with its `Last-Event-ID` — to another instance if this one
-   * is gone. Resolves when the library's handlers have finished, or after `timeoutMs`.
+   * is gone (a stream not yet started is cut, so its client retries). Resolves when the library's
+   * handlers have finished, or after `timeoutMs`.
    */
   async endAll(timeoutMs: number): Promise<boolean> {
-    const streams = [...this.streams];
-    for (const { res } of streams) if (!res.writableEnded) res.end();
-    return settlesWithin(Promise.allSettled(streams.map((s) => s.done)), timeoutMs);
+    const started = [...this.streams].filter(({ res }) => res.headersSent);
+    for (const { res } of this.streams) {
+      // A stream still being set up has no headers yet: ending it would send an empty 200, which an
+      // EventSource treats as fatal. Cutting the connection makes the client retry instead; its setup
+      // (perhaps waiting on a slow broker) is not waited for.
+      if (!res.headersSent) res.destroy();
+      else if (!res.writableEnded) res.end();
+    }
+    return settlesWithin(Promise.allSettled(started.map((s) => s.done)), timeoutMs);
   }
 }
 

@@ -1,7 +1,8 @@
 // Graceful shutdown of `kafka-sse serve`: on SIGTERM/SIGINT it stops accepting, ends every stream
 // cleanly, closes Kafka and exits 0 within 5 s; clients resume on another instance with no gap.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { after, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { createTopic, fixtureKafka } from '../helpers/kafka.js';
 import { openStream, startCli } from '../e2e/helpers/cliProcess.js';
@@ -105,4 +106,32 @@ test('SIGINT shuts down the same way, with a stream open', async () => {
   assert.equal(await stream.ended, 'clean');
   // Nothing listens any more.
   await assert.rejects(fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(2000) }));
+});
+
+test('a stream still waiting on a silent broker is cut at shutdown (its client retries) and does not delay the exit', async () => {
+  // A "broker" that accepts connections and never answers: stream setup hangs on it.
+  const sockets = new Set<Socket>();
+  const silent = createNetServer();
+  const connected = new Promise<void>((resolve) => {
+    silent.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      resolve();
+    });
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const server = await startCli(['--brokers', `127.0.0.1:${(silent.address() as AddressInfo).port}`]);
+  const pending = fetch(`${server.url}/v1/stream/anything`).then(
+    (res) => `answered ${res.status}`,
+    () => 'cut',
+  );
+  await within(connected, 10_000, 'the server connecting to the silent broker');
+  const signalledAt = Date.now();
+  const exit = await within(server.stop('SIGTERM', 8000), 8000, 'exit after SIGTERM');
+  assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
+  assert.ok(Date.now() - signalledAt < 5000);
+  assert.equal(await pending, 'cut', 'no empty 200: the client sees a network error and retries');
 });
