@@ -364,6 +364,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     corsHeaders(res);
     handle(req, res).catch((err: unknown) => {
       const error = toClientError(err);
+      metrics.hooks.onRequestError(error, req);
       if (error.status >= 500 && error.status !== 503) logger.error({ err }, 'request failed');
       // The path only: the query may carry an access token.
       else logger.debug({ code: error.code, method: req.method, path: req.url?.split('?')[0]?.slice(0, 200) }, 'request refused');

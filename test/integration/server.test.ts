@@ -375,6 +375,7 @@ test('GET /metrics counts streams, events, bytes and errors in Prometheus format
   await stream.until((t) => messageOffsets(t).length >= 2);
   stream.close();
   await (await fetch(`${open.url}/v1/stream/missing-${Date.now()}`)).body?.cancel();
+  await (await fetch(`${open.url}/no-such-route`)).body?.cancel();
 
   // The stream's end is counted once the server has seen the client leave.
   let after = await scrape();
@@ -387,6 +388,7 @@ test('GET /metrics counts streams, events, bytes and errors in Prometheus format
   assert.equal(sample(after, 'kafka_sse_events_sent_total'), sample(before, 'kafka_sse_events_sent_total') + 2);
   assert.ok(sample(after, 'kafka_sse_bytes_sent_total') > sample(before, 'kafka_sse_bytes_sent_total'));
   assert.equal(sample(after, 'kafka_sse_errors_total{code="KSSE_TOPIC_NOT_FOUND"}'), sample(before, 'kafka_sse_errors_total{code="KSSE_TOPIC_NOT_FOUND"}') + 1);
+  assert.equal(sample(after, 'kafka_sse_errors_total{code="KSSE_NOT_FOUND"}'), sample(before, 'kafka_sse_errors_total{code="KSSE_NOT_FOUND"}') + 1, 'router errors count too');
   assert.ok(sample(after, 'kafka_sse_fetch_duration_seconds_count') > 0);
   assert.match(after, /^kafka_sse_process_resident_memory_bytes /m);
 });
