@@ -70,7 +70,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', value: 'level', default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "enable the demo page's drop-connection route (POST /demo/drop)" },
-  { flag: 'jwt-secret', env: 'JWT_SECRET', type: 'string', value: 'secret', default: 'off', description: 'streams need a JWT (HS256/384/512, this secret, ≥ 32 bytes) listing the topics; prefer the variable' },
+  { flag: 'jwt-secret', env: 'JWT_SECRET', type: 'string', value: 'secret', default: 'off', description: 'streams need a JWT signed with this HS256 secret (≥ 32 bytes; prefer the variable)' },
   { flag: 'jwks-url', env: 'JWKS_URL', type: 'string', value: 'url', default: 'off', description: 'streams need a JWT verified with this JSON Web Key Set' },
   { flag: 'jwt-issuer', env: 'JWT_ISSUER', type: 'string', value: 'iss', default: 'any', description: 'required JWT issuer' },
   { flag: 'jwt-audience', env: 'JWT_AUDIENCE', type: 'string', value: 'aud', default: 'any', description: 'required JWT audience' },
