@@ -135,7 +135,7 @@ async function main() {
   if (id) {
     rows.push({
       figure: `${id.streams.toLocaleString('en-US')} idle open streams on a quiet topic`,
-      result: `${kib(id.rssPerStream)} RSS (${kib(id.heapPerStream)} heap) per stream; CPU ${id.cpuPercent.toFixed(2)} % of a core; ${id.tailFetchesPerSecond.toFixed(1)} fetches/s`,
+      result: `${kib(id.rssPerStream)} RSS per stream (${kib(id.heapPerStream)} of it JS heap; plus a one-off ${mib(id.newSpaceGrowth)} young-generation growth, ${kib(id.rawRssPerStream)} each if charged to the streams); CPU ${id.cpuPercent.toFixed(2)} % of a core; ${id.tailFetchesPerSecond.toFixed(1)} fetches/s`,
       reference: `same server, no stream open: CPU ${id.reference.cpuPercent.toFixed(2)} %, ${id.reference.tailFetchesPerSecond.toFixed(1)} fetches/s`,
       ratio: '',
       target: '≤ 50 KiB each, CPU near zero (≤ 2 % of a core)',

@@ -6,6 +6,7 @@
 //   GET /stream?perConnection=1&…       the same with a kafkajs client made per connection (kafkaConfig)
 //   GET /stats[?gc=1]                   process and stream counters as JSON
 import http from 'node:http';
+import v8 from 'node:v8';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkaSse, sharedClient, type KafkaInstrumentationEvent } from '../src/index.js';
 
@@ -32,6 +33,8 @@ function stats(url: URL) {
   return {
     rss: mem.rss,
     heapUsed: mem.heapUsed,
+    heapTotal: mem.heapTotal,
+    newSpace: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0,
     external: mem.external,
     cpu: process.cpuUsage(),
     uptimeMs: process.uptime() * 1000,
@@ -87,3 +90,4 @@ server.listen(0, '127.0.0.1', () => {
 });
 // Stop with the bench: when it exits (even abruptly) the IPC channel closes.
 process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));

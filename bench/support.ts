@@ -120,6 +120,9 @@ export function jsonRecord(i: number, size = 300, extra: Record<string, unknown>
 export interface ServerStats {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
+  /** V8's young generation: it grows under allocation and stays grown, whatever allocated. */
+  newSpace: number;
   external: number;
   cpu: { user: number; system: number };
   uptimeMs: number;
@@ -143,7 +146,8 @@ export class BenchServer {
   static async start(): Promise<BenchServer> {
     const script = fileURLToPath(new URL('./server.ts', import.meta.url));
     const child = fork(script, [], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      // BENCH_SERVER_PROF=<dir> writes a CPU profile of the server (for finding where time goes).
+      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const port = await withTimeout(

@@ -53,7 +53,18 @@ export interface RawCluster {
   disconnect(): Promise<void>;
   refreshMetadata(): Promise<void>;
   findBroker(query: { nodeId: number | string }): Promise<RawBroker>;
-  brokerPool: { findConnectedBroker(): Promise<RawBroker> };
+  brokerPool: { findConnectedBroker(): Promise<RawBroker>; connectionPoolBuilder?: RawConnectionPoolBuilder };
+}
+
+/** kafkajs 2.2.4's per-connection request queue: only what `stopIdleSpin` touches. */
+interface RawRequestQueue {
+  pending: unknown[];
+  throttledUntil: number;
+  scheduleCheckPendingRequests(): void;
+}
+
+interface RawConnectionPoolBuilder {
+  build(options?: unknown): Promise<{ pool?: Array<{ requestQueue?: RawRequestQueue }> }>;
 }
 
 export interface ClusterOptions {
@@ -93,7 +104,38 @@ function createClusterHook(kafka: Kafka): ((options: ClusterOptions) => RawClust
 export function createCluster(kafka: Kafka): RawCluster {
   assertSupportedKafkajs(kafka);
   const hook = createClusterHook(kafka)!;
-  return hook({ allowAutoTopicCreation: false, maxInFlightRequests: null, metadataMaxAge: 300_000 });
+  const cluster = hook({ allowAutoTopicCreation: false, maxInFlightRequests: null, metadataMaxAge: 300_000 });
+  stopIdleSpin(cluster);
+  return cluster;
+}
+
+/**
+ * kafkajs 2.2.4 re-arms a 1 ms timer after every response even when no request waits and nothing is
+ * throttled (kafkajs issues #1556, #1704), so each connection spins a timer forever: ~3 % of a core per
+ * idle process here. On the connections of our clusters only (never the user's own producers and
+ * consumers), the check is scheduled only when a request is pending or the broker throttles us.
+ */
+function stopIdleSpin(cluster: RawCluster): void {
+  const builder = cluster.brokerPool.connectionPoolBuilder;
+  if (!builder || typeof builder.build !== 'function') {
+    throw new Error('kafkajs no longer builds connection pools as expected; see src/kafka/kafkajsInternals.ts');
+  }
+  const build = builder.build.bind(builder);
+  builder.build = async (options?: unknown) => {
+    const connectionPool = await build(options);
+    for (const connection of connectionPool.pool ?? []) {
+      const queue = connection.requestQueue;
+      if (!queue || typeof queue.scheduleCheckPendingRequests !== 'function') {
+        throw new Error('kafkajs no longer has a per-connection request queue; see src/kafka/kafkajsInternals.ts');
+      }
+      const schedule = queue.scheduleCheckPendingRequests;
+      queue.scheduleCheckPendingRequests = function (this: RawRequestQueue) {
+        if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
+        schedule.call(this);
+      };
+    }
+    return connectionPool;
+  };
 }
 
 /** The kafkajs error type name (`OFFSET_OUT_OF_RANGE`, …) of a thrown error, if it has one. */

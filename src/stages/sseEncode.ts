@@ -39,10 +39,13 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
   return async function* (source: AsyncIterable<TrackedBatch<R>>): AsyncGenerator<string> {
     let sentId: string | undefined;
     let sentAt = 0;
+    // encodeEvent's output, inlined: JSON.stringify escapes every CR and LF, so its output is one line
+    // and needs no splitting into several `data:` fields.
+    const eventHead = `event: ${eventType}\nid: `;
     for await (const batch of source) {
       if (batch.records.length > 0) {
         let chunk = '';
-        for (const { record, id } of batch.records) chunk += encodeEvent(eventType, id, JSON.stringify(record.message) ?? 'null');
+        for (const { record, id } of batch.records) chunk += `${eventHead}${id}\ndata: ${JSON.stringify(record.message) ?? 'null'}\n\n`;
         sentId = batch.records[batch.records.length - 1]!.id;
         sentAt = Date.now();
         if (sentId !== batch.id) {
