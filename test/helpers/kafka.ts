@@ -9,7 +9,7 @@ export function testBrokers(): string[] {
   return list.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-let shared: { kafka: Kafka; admin: Promise<Admin>; producer: Promise<Producer> } | undefined;
+let shared: { kafka: Kafka; admin: Promise<Admin>; producer: Promise<Producer>; topics: string[] } | undefined;
 
 /** One kafkajs client per test file for fixtures; disconnected when the file's tests end. */
 export function fixtureKafka() {
@@ -21,9 +21,13 @@ export function fixtureKafka() {
       kafka,
       admin: admin.connect().then(() => admin),
       producer: producer.connect().then(() => producer),
+      topics: [],
     };
     const current = shared;
+    // One hook deletes the file's topics and then disconnects: hooks run in registration order, so
+    // per-topic hooks registered later would find the admin already gone.
     after(async () => {
+      if (current.topics.length > 0) await (await current.admin).deleteTopics({ topics: current.topics }).catch(() => {});
       await (await current.producer).disconnect().catch(() => {});
       await (await current.admin).disconnect().catch(() => {});
       if (shared === current) shared = undefined;
@@ -35,11 +39,10 @@ export function fixtureKafka() {
 /** Creates a topic with a unique name (deleted when the test file ends) and returns its name. */
 export async function createTopic(partitions = 1, prefix = 'test'): Promise<string> {
   const name = `${prefix}-${randomUUID().slice(0, 8)}-${Date.now().toString(36)}`;
-  const admin = await fixtureKafka().admin;
+  const fixture = fixtureKafka();
+  const admin = await fixture.admin;
   await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
-  after(async () => {
-    await admin.deleteTopics({ topics: [name] }).catch(() => {});
-  });
+  fixture.topics.push(name);
   return name;
 }
 
