@@ -5,12 +5,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after } from 'node:test';
 import { EventSource } from 'eventsource';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse, type KafkaSseOptions } from '../../src/index.js';
+import { closeSharedClient, kafkaSse, type KafkaSseOptions } from '../../src/index.js';
 import { testBrokers } from './kafka.js';
 
-/** One shared kafkajs instance per test file, as a user's server would have. */
+/** One shared kafkajs instance per test file, as a user's server would have; its connections close with the file. */
 export function sharedKafka(): Kafka {
-  return new Kafka({ clientId: 'kafka-sse-test-server', brokers: testBrokers(), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'kafka-sse-test-server', brokers: testBrokers(), logLevel: logLevel.NOTHING });
+  after(() => closeSharedClient(kafka));
+  return kafka;
 }
 
 export interface TestServer {
@@ -42,6 +44,7 @@ export async function startServer(
     },
     close: async () => {
       state.cutAll();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
