@@ -16,11 +16,33 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const HOME = join(ROOT, '.kafka');
 export const BROKER_HOST = 'localhost';
 export const BROKER_PORT = 9092;
-const CONTROLLER_PORT = 9093;
 export const LOCAL_BROKER = `${BROKER_HOST}:${BROKER_PORT}`;
-const PID_FILE = join(HOME, 'broker.pid');
-const VERSION_FILE = join(HOME, 'broker.version');
-export const LOG_FILE = join(HOME, 'broker.log');
+
+/**
+ * One local broker: the default one on :9092, or a private one (fault tests stop and start their own
+ * broker on other ports, so nothing else running on the machine notices).
+ */
+export interface BrokerInstance {
+  name: string;
+  port: number;
+  controllerPort: number;
+}
+
+export const DEFAULT_INSTANCE: BrokerInstance = { name: 'default', port: BROKER_PORT, controllerPort: 9093 };
+
+function instancePaths(instance: BrokerInstance) {
+  const dir = instance.name === DEFAULT_INSTANCE.name ? HOME : join(HOME, 'instances', instance.name);
+  return {
+    dir,
+    pidFile: join(dir, 'broker.pid'),
+    versionFile: join(dir, 'broker.version'),
+    logFile: join(dir, 'broker.log'),
+    dataDir: (version: string) => join(dir, 'data', version),
+    propsFile: (version: string) => join(dir, `server-${version}.properties`),
+  };
+}
+
+export const LOG_FILE = instancePaths(DEFAULT_INSTANCE).logFile;
 
 export function kafkaVersion(): string {
   return process.env.KAFKA_VERSION?.trim() || PINNED_KAFKA_VERSION;
@@ -95,9 +117,10 @@ export function ensureJars(version = kafkaVersion(), log: (line: string) => void
   return lib;
 }
 
-function readPid(): number | undefined {
-  if (!existsSync(PID_FILE)) return undefined;
-  const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+function readPid(instance: BrokerInstance = DEFAULT_INSTANCE): number | undefined {
+  const { pidFile } = instancePaths(instance);
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
@@ -148,14 +171,15 @@ function tail(file: string, lines = 30): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-function serverProperties(dataDir: string): string {
+function serverProperties(dataDir: string, instance: BrokerInstance): string {
+  const { port, controllerPort } = instance;
   // Only what a single node needs; everything that shapes client behaviour keeps the broker's defaults.
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `controller.quorum.voters=1@${BROKER_HOST}:${CONTROLLER_PORT}`,
-    `listeners=PLAINTEXT://${BROKER_HOST}:${BROKER_PORT},CONTROLLER://${BROKER_HOST}:${CONTROLLER_PORT}`,
-    `advertised.listeners=PLAINTEXT://${BROKER_HOST}:${BROKER_PORT}`,
+    `controller.quorum.voters=1@${BROKER_HOST}:${controllerPort}`,
+    `listeners=PLAINTEXT://${BROKER_HOST}:${port},CONTROLLER://${BROKER_HOST}:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${BROKER_HOST}:${port}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
@@ -197,15 +221,16 @@ export interface BrokerInfo {
   startedHere: boolean;
 }
 
-async function waitForMetadata(pid: number, deadline: number): Promise<void> {
+async function waitForMetadata(pid: number, deadline: number, instance: BrokerInstance): Promise<void> {
+  const { logFile } = instancePaths(instance);
   let lastError = '';
   while (Date.now() < deadline) {
     if (!isAlive(pid)) {
-      throw new HarnessError(`kafka: the broker exited during start-up. Tail of ${LOG_FILE}:\n${tail(LOG_FILE)}`);
+      throw new HarnessError(`kafka: the broker exited during start-up. Tail of ${logFile}:\n${tail(logFile)}`);
     }
-    if (await isListening(BROKER_HOST, BROKER_PORT, 500)) {
+    if (await isListening(BROKER_HOST, instance.port, 500)) {
       try {
-        await describeCluster([LOCAL_BROKER], 3000);
+        await describeCluster([`${BROKER_HOST}:${instance.port}`], 3000);
         return;
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
@@ -214,17 +239,23 @@ async function waitForMetadata(pid: number, deadline: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new HarnessError(
-    `kafka: the broker did not answer a metadata request within the start-up timeout (${lastError || 'port closed'}). Tail of ${LOG_FILE}:\n${tail(LOG_FILE)}`,
+    `kafka: the broker did not answer a metadata request within the start-up timeout (${lastError || 'port closed'}). Tail of ${logFile}:\n${tail(logFile)}`,
   );
 }
 
 /**
- * Starts the local broker in the background unless it already runs. Idempotent.
- * Returns `startedHere: true` only when this call launched the JVM.
+ * Starts a local broker in the background unless it already runs. Idempotent.
+ * Returns `startedHere: true` only when this call launched the JVM. The default instance defers to
+ * KAFKA_BROKERS; a named private instance always runs locally.
  */
-export async function startBroker(opts: { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<BrokerInfo> {
+export async function startBroker(
+  opts: { timeoutMs?: number; log?: (line: string) => void; instance?: BrokerInstance } = {},
+): Promise<BrokerInfo> {
   const log = opts.log ?? console.error;
-  const external = externalBrokers();
+  const instance = opts.instance ?? DEFAULT_INSTANCE;
+  const address = `${BROKER_HOST}:${instance.port}`;
+  const paths = instancePaths(instance);
+  const external = instance === DEFAULT_INSTANCE ? externalBrokers() : undefined;
   if (external) {
     await describeCluster(external).catch((err: unknown) => {
       throw new HarnessError(`kafka: KAFKA_BROKERS=${external.join(',')} does not answer: ${String(err)}`);
@@ -232,24 +263,24 @@ export async function startBroker(opts: { timeoutMs?: number; log?: (line: strin
     return { address: external.join(','), version: 'external', startedHere: false };
   }
   const version = kafkaVersion();
-  const pid = readPid();
+  const pid = readPid(instance);
   if (pid !== undefined && isAlive(pid)) {
-    await waitForMetadata(pid, Date.now() + (opts.timeoutMs ?? 90_000));
-    return { address: LOCAL_BROKER, version: runningVersion() ?? version, pid, startedHere: false };
+    await waitForMetadata(pid, Date.now() + (opts.timeoutMs ?? 90_000), instance);
+    return { address, version: runningVersion(instance) ?? version, pid, startedHere: false };
   }
-  if (await isListening(BROKER_HOST, BROKER_PORT)) {
+  if (await isListening(BROKER_HOST, instance.port)) {
     // Someone else's broker (or something else) already owns the port: use it if it speaks Kafka.
-    await describeCluster([LOCAL_BROKER]).catch((err: unknown) => {
-      throw new HarnessError(`kafka: port ${BROKER_PORT} is taken by something that does not answer as Kafka: ${String(err)}`);
+    await describeCluster([address]).catch((err: unknown) => {
+      throw new HarnessError(`kafka: port ${instance.port} is taken by something that does not answer as Kafka: ${String(err)}`);
     });
-    return { address: LOCAL_BROKER, version: 'unknown (not started by this harness)', startedHere: false };
+    return { address, version: 'unknown (not started by this harness)', startedHere: false };
   }
   if (!commandExists('java')) throw new HarnessError(missingToolMessage('java'));
   const lib = ensureJars(version, log);
-  const dataDir = join(HOME, 'data', version);
-  const propsFile = join(HOME, `server-${version}.properties`);
+  const dataDir = paths.dataDir(version);
+  const propsFile = paths.propsFile(version);
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(propsFile, serverProperties(dataDir));
+  writeFileSync(propsFile, serverProperties(dataDir, instance));
   if (!existsSync(join(dataDir, 'meta.properties'))) {
     const format = spawnSync(
       'java',
@@ -260,42 +291,47 @@ export async function startBroker(opts: { timeoutMs?: number; log?: (line: strin
       throw new HarnessError(`kafka: formatting KRaft storage failed:\n${format.stdout}${format.stderr}`);
     }
   }
-  const out = openSync(LOG_FILE, 'a');
+  const out = openSync(paths.logFile, 'a');
   const child = spawn('java', javaArgs(lib, 'kafka.Kafka', [propsFile]), {
     detached: true,
     stdio: ['ignore', out, out],
   });
   child.unref();
   if (child.pid === undefined) throw new HarnessError('kafka: could not spawn java');
-  writeFileSync(PID_FILE, String(child.pid));
-  writeFileSync(VERSION_FILE, version);
-  log(`kafka: starting Apache Kafka ${version} (pid ${child.pid}), log in ${LOG_FILE}`);
+  writeFileSync(paths.pidFile, String(child.pid));
+  writeFileSync(paths.versionFile, version);
+  log(`kafka: starting Apache Kafka ${version} (pid ${child.pid}) on ${address}, log in ${paths.logFile}`);
   try {
-    await waitForMetadata(child.pid, Date.now() + (opts.timeoutMs ?? 90_000));
+    await waitForMetadata(child.pid, Date.now() + (opts.timeoutMs ?? 90_000), instance);
   } catch (err) {
-    await stopBroker({ log: () => {} });
+    await stopBroker({ log: () => {}, instance });
     throw err;
   }
-  return { address: LOCAL_BROKER, version, pid: child.pid, startedHere: true };
+  return { address, version, pid: child.pid, startedHere: true };
 }
 
 /** The version of the broker this harness started, while it runs. */
-export function runningVersion(): string | undefined {
-  const pid = readPid();
-  if (pid === undefined || !isAlive(pid) || !existsSync(VERSION_FILE)) return undefined;
-  return readFileSync(VERSION_FILE, 'utf8').trim();
+export function runningVersion(instance: BrokerInstance = DEFAULT_INSTANCE): string | undefined {
+  const { versionFile } = instancePaths(instance);
+  const pid = readPid(instance);
+  if (pid === undefined || !isAlive(pid) || !existsSync(versionFile)) return undefined;
+  return readFileSync(versionFile, 'utf8').trim();
 }
 
 /** Stops the broker this harness started (by its PID) and waits until the JVM is gone. Idempotent. */
-export async function stopBroker(opts: { timeoutMs?: number; log?: (line: string) => void } = {}): Promise<boolean> {
+export async function stopBroker(
+  opts: { timeoutMs?: number; log?: (line: string) => void; instance?: BrokerInstance; signal?: 'SIGTERM' | 'SIGKILL' } = {},
+): Promise<boolean> {
   const log = opts.log ?? console.error;
-  const pid = readPid();
+  const instance = opts.instance ?? DEFAULT_INSTANCE;
+  const { pidFile } = instancePaths(instance);
+  const pid = readPid(instance);
   if (pid === undefined || !isAlive(pid)) {
-    rmSync(PID_FILE, { force: true });
+    rmSync(pidFile, { force: true });
     log('kafka: no broker started by this harness is running');
     return false;
   }
-  process.kill(pid, 'SIGTERM');
+  process.kill(pid, opts.signal ?? 'SIGTERM');
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (isAlive(pid)) {
@@ -303,7 +339,7 @@ export async function stopBroker(opts: { timeoutMs?: number; log?: (line: string
     process.kill(pid, 'SIGKILL');
     while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
   }
-  rmSync(PID_FILE, { force: true });
+  rmSync(pidFile, { force: true });
   log(`kafka: stopped broker pid ${pid}`);
   return true;
 }
@@ -325,9 +361,13 @@ export async function brokerStatus(): Promise<{ running: boolean; line: string }
   return { running: false, line: `not running (would start Apache Kafka ${kafkaVersion()} at ${LOCAL_BROKER})` };
 }
 
-/** Deletes the broker's data (topics) for every version; the downloaded jars stay cached. */
-export async function wipeData(): Promise<void> {
-  await stopBroker({ log: () => {} });
+/** Deletes a broker's data (topics) for every version; the downloaded jars stay cached. */
+export async function wipeData(instance: BrokerInstance = DEFAULT_INSTANCE): Promise<void> {
+  await stopBroker({ log: () => {}, instance });
+  if (instance !== DEFAULT_INSTANCE) {
+    rmSync(instancePaths(instance).dir, { recursive: true, force: true });
+    return;
+  }
   rmSync(join(HOME, 'data'), { recursive: true, force: true });
   for (const f of existsSync(HOME) ? readdirSync(HOME) : []) {
     if (f.startsWith('server-')) rmSync(join(HOME, f), { force: true });
