@@ -67,6 +67,8 @@ export interface KafkaSseOptions extends ParseLimits {
   retryMs?: number;
   /** End each stream cleanly after this many ms; clients resume from their last id (default: never). */
   maxLifetimeMs?: number;
+  /** Aborting ends the stream cleanly (reason `server closing`): for graceful shutdown. */
+  signal?: AbortSignal;
   /** Called once per stream that started, when it ends: for logs and metrics. */
   onStreamEnd?: (summary: StreamSummary) => void;
   /** Called once per request refused before streaming. */
@@ -291,6 +293,12 @@ export async function kafkaSse(
     abort.abort(new Error(reason));
   };
   res.once('close', onClose);
+  const onServerClosing = () => {
+    reason = 'server closing';
+    abort.abort(new Error(reason));
+  };
+  if (options.signal?.aborted) onServerClosing();
+  options.signal?.addEventListener('abort', onServerClosing, { once: true });
   const lifetime =
     options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0
       ? setTimeout(() => {
@@ -324,6 +332,7 @@ export async function kafkaSse(
     }
   } finally {
     clearTimeout(lifetime);
+    options.signal?.removeEventListener('abort', onServerClosing);
     res.off('close', onClose);
     abort.abort(new Error('stream ended'));
     if (!res.writableEnded) res.end();
@@ -338,7 +347,8 @@ export async function kafkaSse(
       bytes: counters.bytes,
       reason,
     };
-    logger.info(summary, 'stream closed');
+    const { connectionId: _bound, ...fields } = summary; // the child logger already carries connectionId
+    logger.info(fields, 'stream closed');
     options.onStreamEnd?.(summary);
   }
 }
@@ -398,6 +408,7 @@ export async function kafkaSseResponse(
   }
   const abort = new AbortController();
   request.signal?.addEventListener('abort', () => abort.abort(new Error('client disconnected')), { once: true });
+  options.signal?.addEventListener('abort', () => abort.abort(new Error('server closing')), { once: true });
   const stream = prepared;
   async function* body(): AsyncGenerator<string> {
     try {
