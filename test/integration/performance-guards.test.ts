@@ -189,3 +189,34 @@ test('streams on a shared kafkajs instance share one client and one set of broke
   await pollUntil(() => shared.counter.open, (n) => n === 0, 10_000);
   assert.equal(shared.counter.open, 0, 'closing the shared client closes its connections');
 });
+
+test('an idle shared client keeps no timer armed (kafkajs 2.2.4 re-armed a 1 ms timer per connection forever)', async () => {
+  const topic = await createTopic(1);
+  const kafka = new Kafka({ clientId: 'perf-guard-idle', brokers: testBrokers(), logLevel: logLevel.NOTHING });
+  const client = sharedClient(kafka);
+  // Requests on every kind of connection: metadata, offsets, a catch-up fetch and a tail long-poll.
+  const [start] = await client.resolve([{ topic, partition: 0, offset: 0 }]);
+  await client.fetch([start!], { wait: false, signal: new AbortController().signal });
+  const polling = new AbortController();
+  const poll = client.fetch([start!], { wait: true, signal: polling.signal }).catch(() => []);
+  await pollUntil(() => client.tailFetches, (n) => n > 0, 5000);
+  polling.abort();
+  await poll;
+
+  // The request queues of the client's own connections (kafkajs internals, pinned version).
+  interface Queue { throttleCheckTimeoutId: unknown; pending: unknown[] }
+  interface Pool { pool: Array<{ requestQueue: Queue; isConnected(): boolean }> }
+  interface Cluster { brokerPool: { seedBroker?: { connectionPool: Pool }; brokers: Record<string, { connectionPool: Pool }> } }
+  const clusters = client as unknown as { direct: Cluster; tail: Cluster };
+  const connections = [clusters.direct, clusters.tail].flatMap((c) =>
+    [c.brokerPool.seedBroker, ...Object.values(c.brokerPool.brokers)].flatMap((b) => b?.connectionPool.pool ?? []),
+  );
+  const connected = connections.filter((c) => c.isConnected());
+  assert.ok(connected.length >= 3, `the client has its connections (${connected.length})`);
+  // Once the long-poll's answer is in, nothing is pending and no queue keeps a check scheduled.
+  await pollUntil(() => client.waitingStreams, (n) => n === 0, 5000);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const armed = connected.filter((c) => c.requestQueue.throttleCheckTimeoutId !== null && c.requestQueue.throttleCheckTimeoutId !== undefined);
+  assert.equal(armed.length, 0, `${armed.length} of ${connected.length} idle connections keep a timer armed`);
+  await client.close();
+});
