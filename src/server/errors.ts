@@ -17,6 +17,8 @@ function define(name: string, code: string, status: number) {
 export const RouteNotFoundError = define('RouteNotFoundError', 'KSSE_NOT_FOUND', 404);
 /** The route exists but not for this method; the response carries `Allow`. */
 export const MethodNotAllowedError = define('MethodNotAllowedError', 'KSSE_METHOD_NOT_ALLOWED', 405);
+/** The client took longer than the server allows to send its request headers. */
+export const RequestTimeoutError = define('RequestTimeoutError', 'KSSE_REQUEST_TIMEOUT', 408);
 /** The request target is longer than the server accepts. */
 export const UriTooLongError = define('UriTooLongError', 'KSSE_URI_TOO_LONG', 414);
 /** The request could not be parsed as HTTP (or its path is not valid percent-encoding). */

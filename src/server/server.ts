@@ -11,8 +11,11 @@ import {
   HeaderTooLargeError,
   KafkaSseError,
   KafkaUnavailableError,
+  TopicNotAllowedError,
   closeSharedClient,
   kafkaSse,
+  parseAssignments,
+  parseLastEventId,
   parseTimestamp,
   sharedClient,
   toClientError,
@@ -20,7 +23,14 @@ import {
 } from '../index.js'; // a user's server would import from 'kafka-sse'
 import { jwtAuthorizer, readableTopics } from './auth.js';
 import type { ServeConfig } from './config.js';
-import { BadRequestError, MethodNotAllowedError, RouteNotFoundError, ServerClosingError, UriTooLongError } from './errors.js';
+import {
+  BadRequestError,
+  MethodNotAllowedError,
+  RequestTimeoutError,
+  RouteNotFoundError,
+  ServerClosingError,
+  UriTooLongError,
+} from './errors.js';
 import { createServerMetrics } from './metrics.js';
 import { StreamRegistry, settlesWithin } from './streams.js';
 
@@ -40,6 +50,8 @@ export interface KafkaSseServerOptions extends Partial<ServeConfig> {
   shutdownGraceMs?: number;
   /** Longest time `/healthz` waits for Kafka (ms, default 2,000). */
   healthTimeoutMs?: number;
+  /** Longest time a client may take to send its request headers (ms, default 10,000); then 408. */
+  headersTimeoutMs?: number;
 }
 
 export interface KafkaSseServer {
@@ -82,14 +94,22 @@ function loadStatic(): Map<string, { body: Buffer; type: string }> {
   return files;
 }
 
-/** Routes kafkajs's own log lines into pino, at the matching level. */
+/**
+ * Routes kafkajs's own log lines into pino, at the matching level. Except: a broker's error answer to a
+ * request (`Response Metadata(…)` with e.g. "This server does not host this topic-partition") is also
+ * handed to the caller, which handles it (a missing topic becomes a 404, a moved leader a retry) or
+ * reports it itself with the stream's connection id; at error level it would let any client write error
+ * lines by asking for a topic that does not exist. Those go to debug.
+ */
 function kafkajsLogCreator(logger: PinoLogger): logCreator {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log as LogEntry['log'] & { logger?: string };
       const entry = { namespace, ...fields };
-      if (level === kafkaLogLevel.ERROR || level === kafkaLogLevel.NOTHING) kafkaLogger.error(entry, message);
+      const brokerAnswer = namespace === 'Connection' && message.startsWith('Response ');
+      if (brokerAnswer) kafkaLogger.debug(entry, message);
+      else if (level === kafkaLogLevel.ERROR || level === kafkaLogLevel.NOTHING) kafkaLogger.error(entry, message);
       else if (level === kafkaLogLevel.WARN) kafkaLogger.warn(entry, message);
       else if (level === kafkaLogLevel.INFO) kafkaLogger.info(entry, message);
       else kafkaLogger.debug(entry, message);
@@ -128,16 +148,34 @@ function sendError(res: ServerResponse, error: KafkaSseError, headers: Record<st
   sendJson(res, error.status, error, { ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}), ...headers });
 }
 
-/** The raw HTTP answer for requests Node's parser rejected before any handler ran. */
-function rawErrorResponse(error: KafkaSseError): string {
+/** The raw HTTP answer for requests Node's parser rejected (or took over) before any handler ran. */
+function rawErrorResponse(error: KafkaSseError, headers: Record<string, string> = {}): string {
   const body = JSON.stringify(error);
   return (
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
     'Connection: close\r\n\r\n' +
     body
   );
+}
+
+/**
+ * Kafka's internal topics (`__consumer_offsets`, `__transaction_state`, …) hold other clients' state and
+ * are never streamed unless `--allowed-topics` names them. Runs as part of the library's `authorize`
+ * hook, so it covers the topics named in `Last-Event-ID` too, before anything touches Kafka.
+ */
+function guardInternalTopics(
+  allowedTopics: string[] | undefined,
+  authorize: KafkaSseOptions['authorize'],
+): NonNullable<KafkaSseOptions['authorize']> {
+  return (req, topics) => {
+    const internal = topics.find((t) => t.startsWith('__') && !allowedTopics?.includes(t));
+    // The same answer as a topic outside --allowed-topics, so nothing tells the client the topic exists.
+    if (internal !== undefined) throw new TopicNotAllowedError(`Topic ${internal} is not available for streaming`, { topic: internal });
+    return authorize ? authorize(req, topics) : true;
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -188,7 +226,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
     ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
-    ...(authorize ? { authorize } : {}),
+    authorize: guardInternalTopics(options.allowedTopics, authorize),
     kafkaEventHandlers: metrics.hooks.kafkaEventHandlers,
     transform: metrics.hooks.transform,
     onStreamEnd(summary) {
@@ -229,7 +267,10 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         'stream requested',
       );
       if (req.method === 'HEAD') {
-        // A HEAD must not hold a Kafka stream open for a body nobody reads: answer the headers only.
+        // A HEAD must not hold a Kafka stream open for a body nobody reads: answer the headers only, after
+        // the checks that need no Kafka (a malformed request gets the same 400 as its GET would).
+        if (typeof lastEventId === 'string') parseLastEventId(lastEventId);
+        else parseAssignments(topics);
         const ndjson = (req.headers.accept ?? '').includes('application/json');
         res.writeHead(200, { 'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         res.end();
@@ -328,6 +369,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.url ?? '/';
+    // Node's own check would answer an empty 400; this one answers in the JSON error format.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new BadRequestError('HTTP/1.1 requests need a Host header');
     if (Buffer.byteLength(target) > MAX_URL_BYTES) throw new UriTooLongError(`Request targets are limited to ${MAX_URL_BYTES} bytes`, { limit: MAX_URL_BYTES });
     if (closing) {
       res.setHeader('connection', 'close');
@@ -360,7 +403,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     throw new RouteNotFoundError(`No route for ${path.slice(0, 200)}; streams are at /v1/stream/:topics`);
   }
 
-  const server = createServer((req, res) => {
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
     corsHeaders(res);
     handle(req, res).catch((err: unknown) => {
       const error = toClientError(err);
@@ -380,8 +423,20 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
             : {};
       sendError(res, error, extra);
     });
-  });
-  // Requests Node's HTTP parser rejects (headers too large, garbage) get the same JSON error format.
+  }
+
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const server = createServer(
+    {
+      requireHostHeader: false, // checked in handle(), to answer in JSON
+      // Slow clients (slowloris) get 408 once their headers take longer than this; Node checks every
+      // `connectionsCheckingInterval` (default 30 s, far coarser than the limit).
+      headersTimeout,
+      connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    },
+    onRequest,
+  );
+  // Requests Node's HTTP parser rejects (headers too large, too slow, garbage) get the same JSON error format.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -390,9 +445,20 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     const error =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? new HeaderTooLargeError('The request headers are too large')
-        : new BadRequestError('The request is not valid HTTP/1.1');
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new RequestTimeoutError(`The request headers did not arrive within ${headersTimeout} ms`)
+          : new BadRequestError('The request is not valid HTTP/1.1');
+    metrics.hooks.onRequestError(error, { headers: {}, socket });
     logger.debug({ code: err.code }, 'malformed request');
     socket.end(rawErrorResponse(error));
+  });
+  // CONNECT (a proxy tunnel) never reaches the request handler; without this Node drops the connection
+  // with no answer at all.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const error = new MethodNotAllowedError('CONNECT is not allowed here; use GET or HEAD', { allow: ['GET', 'HEAD'] });
+    metrics.hooks.onRequestError(error, req);
+    logger.debug({ code: error.code, method: req.method }, 'request refused');
+    socket.end(rawErrorResponse(error, { Allow: 'GET, HEAD' }));
   });
 
   async function close(): Promise<boolean> {
