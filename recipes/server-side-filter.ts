@@ -13,7 +13,7 @@ const kafka = new Kafka({
 });
 
 // The filterer sees each record after deserialization (`record.message` is the parsed JSON).
-// Records it drops still count as read: the client's Last-Event-ID moves past them (an id-only SSE
+// Records it drops still count as read: the client's Last-Event-ID moves past them (an `event: position`
 // block), so a reconnecting client never re-reads what the filter skipped.
 function filterer(record: DeserializedRecord): boolean {
   const { price } = record.message as { price?: unknown };

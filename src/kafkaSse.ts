@@ -210,7 +210,7 @@ async function prepare(
         if (ndjson) return ndjsonEncode()(transformed);
         return pipe(
           transformed,
-          idTrack<DeserializedRecord>(positions, { useTimestampForId: options.useTimestampForId === true, ...(at !== undefined ? { startTimestamp: at } : {}) }),
+          idTrack(positions, { useTimestampForId: options.useTimestampForId === true, ...(at !== undefined ? { startTimestamp: at } : {}) }),
           sseEncode(),
         );
       },

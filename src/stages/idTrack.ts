@@ -1,4 +1,4 @@
-import type { KafkaRecord, Position, RecordBatch, TrackedBatch, TrackedRecord } from '../types.js';
+import type { DeserializedRecord, KafkaRecord, Position, RecordBatch, TrackedBatch, TrackedRecord } from '../types.js';
 
 export interface IdTrackOptions {
   /** Put `timestamp` (last delivered timestamp + 1) in ids instead of `offset` (next offset). */
@@ -11,7 +11,7 @@ export interface IdTrackOptions {
  * Pairs each record with the event id a client holds after receiving it: a JSON array with one entry
  * per assigned partition, in assignment order, naming the next offset (or timestamp) to read.
  */
-export function idTrack<R extends KafkaRecord>(assigned: Position[], options: IdTrackOptions = {}) {
+export function idTrack<R extends KafkaRecord = DeserializedRecord>(assigned: Position[], options: IdTrackOptions = {}) {
   const useTimestamp = options.useTimestampForId === true;
   const startTimestamp = options.startTimestamp ?? Date.now();
   const index = new Map(assigned.map((p, i) => [`${p.topic}\u0000${p.partition}`, i]));

@@ -1,10 +1,15 @@
 import type { DeserializedRecord, TrackedBatch } from '../types.js';
 
 export interface SseEncodeOptions {
-  /** After records the client never sees (skipped, filtered), send an id-only block at most this often (ms). */
+  /** After records the client never sees (skipped, filtered), send a position block at most this often (ms). */
   idOnlyIntervalMs?: number;
   /** Event type of every record (default `message`). */
   eventType?: string;
+  /**
+   * Event type of position blocks (default `position`), or null for bare `id:` blocks. See
+   * docs/decisions/003-position-events.md: bare blocks are spec-pure but Node's `eventsource` ignores them.
+   */
+  positionEvent?: string | null;
 }
 
 // WHATWG HTML, "Interpreting an event stream": lines end in CRLF, LF or CR, so a value holding any of
@@ -27,15 +32,24 @@ export function encodeComment(text: string): string {
 }
 
 /**
+ * A block that only moves the client's last event ID. With an event type and an empty `data:` line every
+ * conforming client dispatches it (dispatching is what sets the last event ID) and `onmessage` never sees
+ * it; with `null`, a bare `id:` block, which browsers honour and some parsers ignore.
+ */
+export function encodePosition(id: string, eventType: string | null = 'position'): string {
+  return eventType === null ? `id: ${id}\n\n` : `event: ${eventType}\nid: ${id}\ndata:\n\n`;
+}
+
+/**
  * Encodes each batch as one string of SSE events (`event: message`, `id: <positions>`,
- * `data: <JSON of record.message>`). When a batch's records were all dropped upstream, the client still
- * learns its new position through an id-only block: per the spec, an `id:` field followed by a blank line
- * updates the last event ID without dispatching an event. Those are throttled, and flushed whenever the
- * stream catches up (an empty batch).
+ * `data: <JSON of record.message>`). When records were dropped upstream (skipped, filtered), the client
+ * still learns its new position through a position block; those are throttled, and flushed when the
+ * stream starts and whenever it catches up (an idle batch).
  */
 export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOptions = {}) {
   const interval = options.idOnlyIntervalMs ?? 250;
   const eventType = options.eventType ?? 'message';
+  const positionEvent = options.positionEvent === undefined ? 'position' : options.positionEvent;
   return async function* (source: AsyncIterable<TrackedBatch<R>>): AsyncGenerator<string> {
     let sentId: string | undefined;
     let sentAt = 0;
@@ -49,14 +63,14 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
         sentId = batch.records[batch.records.length - 1]!.id;
         sentAt = Date.now();
         if (sentId !== batch.id) {
-          chunk += `id: ${batch.id}\n\n`;
+          chunk += encodePosition(batch.id, positionEvent);
           sentId = batch.id;
         }
         yield chunk;
       } else if (sentId !== batch.id && (batch.idle || Date.now() - sentAt >= interval)) {
         sentId = batch.id;
         sentAt = Date.now();
-        yield `id: ${batch.id}\n\n`;
+        yield encodePosition(batch.id, positionEvent);
       }
     }
   };

@@ -197,3 +197,33 @@ async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+test('the eventsource client itself carries skipped positions across a reconnect (position events)', async () => {
+  const topic = await createTopic(1);
+  await produce(topic, Array.from({ length: 10_000 }, (_, n) => ({ partition: 0, value: { n } })));
+  const server = await startServer({ kafka, retryMs: 20, filterer: () => false });
+  const { EventSource } = await import('eventsource');
+  const from = from0(topic);
+  let first = true;
+  const es = new EventSource(`${server.url}/x`, {
+    fetch: (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (first) headers.set('Last-Event-ID', from);
+      first = false;
+      return fetch(input, { ...init, headers });
+    },
+  });
+  try {
+    // Wait until the client holds the position after all 10,000 filtered records, then cut it off.
+    await new Promise<void>((resolve) => {
+      es.addEventListener('position', (e: MessageEvent<string>) => {
+        if (e.lastEventId.includes('"offset":10000')) resolve();
+      });
+    });
+    server.cutAll();
+    await waitFor(() => server.lastEventIds.length >= 2);
+    assert.deepEqual(JSON.parse(server.lastEventIds[1]!), [{ topic, partition: 0, offset: 10_000 }]);
+  } finally {
+    es.close();
+  }
+});

@@ -58,8 +58,9 @@ function orders(source: MemorySource, partition: number, from: number, count: nu
 
 function parseSse(text: string) {
   const events: EventSourceMessage[] = [];
-  const ids: string[] = []; // every id: field, including those of id-only blocks
-  createParser({ onEvent: (e) => events.push(e) }).feed(text);
+  const ids: string[] = []; // every id: field, including those of position blocks
+  // Position blocks (event: position) move the id but are not records.
+  createParser({ onEvent: (e) => e.event !== 'position' && events.push(e) }).feed(text);
   for (const line of text.split('\n')) if (line.startsWith('id: ')) ids.push(line.slice(4));
   return { events, lastId: ids[ids.length - 1] };
 }
@@ -152,7 +153,7 @@ describe('pipeline: consume → deserialize → filter → custom stage → idTr
     )[Symbol.asyncIterator]();
     const chunks: string[] = [];
     // initial id, then the record; then consume catches up and waits.
-    while (!chunks.join('').includes('data:')) chunks.push(((await within(iterator.next())).value as string) ?? '');
+    while (!chunks.join('').includes('event: message')) chunks.push(((await within(iterator.next())).value as string) ?? '');
     const pending = iterator.next();
     controller.abort();
     assert.equal((await within(pending, 1000, 'pipeline end after abort')).done, true);

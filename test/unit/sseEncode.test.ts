@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
 import fc from 'fast-check';
-import { dataLines, encodeComment, encodeEvent, sseEncode, type SseEncodeOptions } from '../../src/stages/sseEncode.js';
+import { dataLines, encodeComment, encodeEvent, encodePosition, sseEncode, type SseEncodeOptions } from '../../src/stages/sseEncode.js';
 import { collect } from '../../src/testing.js';
 import type { DeserializedRecord, TrackedBatch } from '../../src/types.js';
 import { countingSource, deserializedRecord } from './support.js';
@@ -83,7 +83,11 @@ async function encode(options: SseEncodeOptions, steps: Array<TrackedBatch | (()
   return collect(sseEncode(options)(source()));
 }
 
-const NEVER = Number.MAX_SAFE_INTEGER; // an id-only interval that never elapses
+const NEVER = Number.MAX_SAFE_INTEGER; // a position interval that never elapses
+/** The position block for the id after `offset` - 1 (see docs/decisions/003-position-events.md). */
+const pos = (next: number) => encodePosition(idFor(next));
+const messagesOf = <E extends { event?: string | undefined; type?: string }>(events: E[]) =>
+  events.filter((e) => (e.event ?? e.type ?? 'message') === 'message');
 
 describe('sseEncode', () => {
   describe('event blocks', () => {
@@ -131,13 +135,15 @@ describe('sseEncode', () => {
       assert.equal(parseWithEventsourceParser(chunk!).events[0]!.event, 'kafka');
     });
 
-    it('appends an id-only block when the batch id moved past its last record', async () => {
+    it('appends a position block when the batch id moved past its last record', async () => {
       const [chunk] = await encode({ idOnlyIntervalMs: NEVER }, [tracked([0, 1], 50)]);
-      assert.ok(chunk!.endsWith(`data: {"offset":1}\n\nid: ${idFor(50)}\n\n`));
+      assert.ok(chunk!.endsWith(`data: {"offset":1}\n\n${pos(50)}`));
       const spec = parseWithSpec(chunk!);
-      assert.equal(spec.events.length, 2);
+      assert.equal(messagesOf(spec.events).length, 2);
       assert.equal(spec.lastEventId, idFor(50));
-      assert.equal(parseWithEventsourceParser(chunk!).events.length, 2, 'the id-only block dispatches nothing');
+      const real = parseWithEventsourceParser(chunk!).events;
+      assert.equal(messagesOf(real).length, 2, 'the position block is not a message');
+      assert.equal(real.at(-1)!.id, idFor(50), 'eventsource-parser reports the position id');
     });
 
     it('adds no id-only block when the last record already carries the batch id', async () => {
@@ -146,44 +152,54 @@ describe('sseEncode', () => {
     });
   });
 
-  describe('id-only blocks (records the client never sees still count as read)', () => {
-    it('sends the initial position as an id-only block', async () => {
+  describe('position blocks (records the client never sees still count as read)', () => {
+    it('sends the initial position as a position block', async () => {
       const out = await encode({ idOnlyIntervalMs: NEVER }, [{ records: [], id: idFor(7), idle: true }]);
-      assert.deepEqual(out, [`id: ${idFor(7)}\n\n`]);
+      assert.deepEqual(out, [`event: position\nid: ${idFor(7)}\ndata:\n\n`]);
     });
 
-    it('updates the last event ID without dispatching an event (spec) and without a parse error (eventsource-parser)', async () => {
+    it('updates the last event ID in the spec and in eventsource-parser, without reaching onmessage', async () => {
       const out = await encode({ idOnlyIntervalMs: 0 }, [tracked([0]), tracked([], 10), tracked([], 20)]);
-      assert.deepEqual(out.slice(1), [`id: ${idFor(10)}\n\n`, `id: ${idFor(20)}\n\n`]);
+      assert.deepEqual(out.slice(1), [pos(10), pos(20)]);
       const stream = out.join('');
       const spec = parseWithSpec(stream);
-      assert.equal(spec.events.length, 1);
+      assert.equal(messagesOf(spec.events).length, 1);
       assert.equal(spec.events[0]!.lastEventId, idFor(1));
       assert.equal(spec.lastEventId, idFor(20));
       const real = parseWithEventsourceParser(stream);
-      assert.equal(real.events.length, 1, 'id-only blocks dispatch no event');
+      assert.equal(messagesOf(real.events).length, 1, 'position blocks are not messages');
+      assert.equal(real.events.at(-1)!.id, idFor(20), 'the client (eventsource) would hold the last position');
       assert.deepEqual(real.errors, []);
     });
 
-    it('gives the next event its own id after id-only blocks', async () => {
-      const out = await encode({ idOnlyIntervalMs: 0 }, [tracked([], 10), tracked([10])]);
-      const real = parseWithEventsourceParser(out.join(''));
-      assert.deepEqual(real.events.map((e) => e.id), [idFor(11)]);
+    it('sends bare id: blocks with positionEvent: null (the spec updates the id; eventsource-parser does not see it)', async () => {
+      const out = await encode({ idOnlyIntervalMs: 0, positionEvent: null }, [tracked([0]), tracked([], 10)]);
+      assert.deepEqual(out.slice(1), [`id: ${idFor(10)}\n\n`]);
+      const spec = parseWithSpec(out.join(''));
+      assert.equal(spec.events.length, 1);
+      assert.equal(spec.lastEventId, idFor(10));
+      assert.equal(parseWithEventsourceParser(out.join('')).events.length, 1);
     });
 
-    it('throttles id-only blocks: none while the interval has not elapsed', async () => {
+    it('gives the next event its own id after position blocks', async () => {
+      const out = await encode({ idOnlyIntervalMs: 0 }, [tracked([], 10), tracked([10])]);
+      const real = parseWithEventsourceParser(out.join(''));
+      assert.deepEqual(messagesOf(real.events).map((e) => e.id), [idFor(11)]);
+    });
+
+    it('throttles position blocks: none while the interval has not elapsed', async () => {
       const out = await encode({ idOnlyIntervalMs: NEVER }, [tracked([0]), tracked([], 10), tracked([], 20), tracked([], 30)]);
       assert.equal(out.length, 1, `expected only the record batch, got ${JSON.stringify(out)}`);
     });
 
-    it('sends an id-only block for every moved id when the interval is 0', async () => {
+    it('sends a position block for every moved id when the interval is 0', async () => {
       const out = await encode({ idOnlyIntervalMs: 0 }, [tracked([0]), tracked([], 10), tracked([], 20), tracked([], 30)]);
-      assert.deepEqual(out.slice(1), [10, 20, 30].map((n) => `id: ${idFor(n)}\n\n`));
+      assert.deepEqual(out.slice(1), [10, 20, 30].map(pos));
     });
 
     it('flushes the pending id when the stream goes idle (caught up)', async () => {
       const out = await encode({ idOnlyIntervalMs: NEVER }, [tracked([0]), tracked([], 10), tracked([], 20), { records: [], id: idFor(20), idle: true }]);
-      assert.deepEqual(out.slice(1), [`id: ${idFor(20)}\n\n`]);
+      assert.deepEqual(out.slice(1), [pos(20)]);
       assert.equal(parseWithSpec(out.join('')).lastEventId, idFor(20));
     });
 
@@ -197,7 +213,7 @@ describe('sseEncode', () => {
       assert.equal(out.length, 1);
     });
 
-    it('by default sends at most one id-only block per 250 ms', async (t: TestContext) => {
+    it('by default sends at most one position block per 250 ms', async (t: TestContext) => {
       t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
       const out = await encode({}, [
         tracked([0]), // sent at t0
@@ -210,7 +226,7 @@ describe('sseEncode', () => {
         () => t.mock.timers.tick(150),
         tracked([], 40), // sent
       ]);
-      assert.deepEqual(out.slice(1), [`id: ${idFor(20)}\n\n`, `id: ${idFor(40)}\n\n`]);
+      assert.deepEqual(out.slice(1), [pos(20), pos(40)]);
     });
   });
 

@@ -77,17 +77,9 @@ function misOrdered() {
   upperCase(consume(source, positions));
 }
 
-/**
- * Known gap, reported rather than fixed here (test/unit may not touch src): `idTrack(positions)` without
- * an explicit type argument infers `R = KafkaRecord`, so the natural default pipeline
- * `… deserialize(), idTrack(positions), sseEncode()` does not compile. Giving idTrack a default,
- * `idTrack<R extends KafkaRecord = DeserializedRecord>`, fixes it. When that lands, these directives
- * become unused, tsc fails here, and they should simply be deleted.
- */
+/** The natural default pipeline compiles without type arguments (idTrack defaults to deserialized records). */
 function naturalDefaultPipeline() {
-  // @ts-expect-error BUG: idTrack's R defaults to KafkaRecord, so sseEncode rejects its output
   pipe(consume(source, positions), deserialize(), idTrack(positions), sseEncode());
-  // @ts-expect-error BUG: the same without it-pipe
   sseEncode()(idTrack(positions)(deserialize()(consume(source, positions))));
 }
 
