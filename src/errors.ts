@@ -20,7 +20,11 @@ export class KafkaSseError extends Error {
   }
 }
 
-function define(name: string, code: string, status: number) {
+/**
+ * Makes a KafkaSseError subclass with a fixed name, code and status: `new MyError(message, details?)`.
+ * Exported so servers and stages built on the library can add codes of their own in the same shape.
+ */
+export function defineError(name: string, code: string, status: number) {
   const cls = class extends KafkaSseError {
     override name = name;
     constructor(message: string, details: Record<string, unknown> = {}) {
@@ -32,37 +36,37 @@ function define(name: string, code: string, status: number) {
 }
 
 /** Assignments or `Last-Event-ID` are malformed: not JSON, wrong shape, bad numbers, duplicates. */
-export const InvalidAssignmentError = define('InvalidAssignmentError', 'KSSE_INVALID_ASSIGNMENT', 400);
+export const InvalidAssignmentError = defineError('InvalidAssignmentError', 'KSSE_INVALID_ASSIGNMENT', 400);
 /** A topic name Kafka would never accept (characters, length, `.`/`..`, empty). */
-export const InvalidTopicNameError = define('InvalidTopicNameError', 'KSSE_INVALID_TOPIC_NAME', 400);
+export const InvalidTopicNameError = defineError('InvalidTopicNameError', 'KSSE_INVALID_TOPIC_NAME', 400);
 /** A partition the topic does not have. */
-export const PartitionNotFoundError = define('PartitionNotFoundError', 'KSSE_PARTITION_NOT_FOUND', 400);
+export const PartitionNotFoundError = defineError('PartitionNotFoundError', 'KSSE_PARTITION_NOT_FOUND', 400);
 /** A timestamp (`atTimestamp`, `since`) that is not a date. */
-export const InvalidTimestampError = define('InvalidTimestampError', 'KSSE_INVALID_TIMESTAMP', 400);
+export const InvalidTimestampError = defineError('InvalidTimestampError', 'KSSE_INVALID_TIMESTAMP', 400);
 /** `Last-Event-ID` is larger than the configured byte limit; rejected before it is parsed. */
-export const HeaderTooLargeError = define('HeaderTooLargeError', 'KSSE_HEADER_TOO_LARGE', 431);
+export const HeaderTooLargeError = defineError('HeaderTooLargeError', 'KSSE_HEADER_TOO_LARGE', 431);
 /** A requested topic does not exist (it is never created on the client's behalf). */
-export const TopicNotFoundError = define('TopicNotFoundError', 'KSSE_TOPIC_NOT_FOUND', 404);
+export const TopicNotFoundError = defineError('TopicNotFoundError', 'KSSE_TOPIC_NOT_FOUND', 404);
 /** A requested topic is not in `allowedTopics`. Answers 404 like a missing one, so names don't leak. */
-export const TopicNotAllowedError = define('TopicNotAllowedError', 'KSSE_TOPIC_NOT_ALLOWED', 404);
+export const TopicNotAllowedError = defineError('TopicNotAllowedError', 'KSSE_TOPIC_NOT_ALLOWED', 404);
 /** `allowedTopics` is set but none of those topics exists: a server misconfiguration. */
-export const NoTopicsAvailableError = define('NoTopicsAvailableError', 'KSSE_NO_TOPICS_AVAILABLE', 500);
+export const NoTopicsAvailableError = defineError('NoTopicsAvailableError', 'KSSE_NO_TOPICS_AVAILABLE', 500);
 /** Kafka did not answer while the stream was being set up. */
-export const KafkaUnavailableError = define('KafkaUnavailableError', 'KSSE_KAFKA_UNAVAILABLE', 503);
+export const KafkaUnavailableError = defineError('KafkaUnavailableError', 'KSSE_KAFKA_UNAVAILABLE', 503);
 /** The server is at its connection limit; retry later (`Retry-After`). */
-export const TooManyConnectionsError = define('TooManyConnectionsError', 'KSSE_TOO_MANY_CONNECTIONS', 503);
+export const TooManyConnectionsError = defineError('TooManyConnectionsError', 'KSSE_TOO_MANY_CONNECTIONS', 503);
 /** The caller may not read these topics (no or bad credentials). */
-export const UnauthorizedError = define('UnauthorizedError', 'KSSE_UNAUTHORIZED', 401);
+export const UnauthorizedError = defineError('UnauthorizedError', 'KSSE_UNAUTHORIZED', 401);
 /** The caller is known but may not read these topics. */
-export const ForbiddenError = define('ForbiddenError', 'KSSE_FORBIDDEN', 403);
+export const ForbiddenError = defineError('ForbiddenError', 'KSSE_FORBIDDEN', 403);
 /** A topic being streamed was deleted. */
-export const TopicDeletedError = define('TopicDeletedError', 'KSSE_TOPIC_DELETED', 410);
+export const TopicDeletedError = defineError('TopicDeletedError', 'KSSE_TOPIC_DELETED', 410);
 /** Kafka failed mid-stream in a way the stream cannot recover from. */
-export const ConsumeError = define('ConsumeError', 'KSSE_CONSUME_ERROR', 502);
+export const ConsumeError = defineError('ConsumeError', 'KSSE_CONSUME_ERROR', 502);
 /** A pipeline stage (a deserializer, filter or custom stage) threw. */
-export const StageError = define('StageError', 'KSSE_STAGE_ERROR', 500);
+export const StageError = defineError('StageError', 'KSSE_STAGE_ERROR', 500);
 /** Anything unexpected. The message is generic; details go to the server log only. */
-export const InternalError = define('InternalError', 'KSSE_INTERNAL', 500);
+export const InternalError = defineError('InternalError', 'KSSE_INTERNAL', 500);
 
 /** Wraps anything thrown into a KafkaSseError fit to show a client. */
 export function toClientError(err: unknown): KafkaSseError {
