@@ -214,11 +214,14 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         })
       : undefined);
   let closing: Promise<boolean> | undefined;
+  // Aborted by close(): every running stream ends cleanly, and its close line says `server closing`.
+  const shutdown = new AbortController();
 
   // One options object for the whole server: connection limits are counted per options object.
   const streamOptions: KafkaSseOptions = {
     kafka,
     logger,
+    signal: shutdown.signal,
     ...(options.allowedTopics ? { allowedTopics: options.allowedTopics } : {}),
     useTimestampForId: options.timestampIds === true,
     heartbeatMs: Math.round((options.heartbeatSeconds ?? 15) * 1000),
@@ -466,6 +469,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
       const started = Date.now();
       const graceMs = options.shutdownGraceMs ?? 3000;
       logger.info({ openStreams: registry.size }, 'shutting down: ending every stream');
+      shutdown.abort();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       const streamsEnded = await registry.endAll(graceMs);
       server.closeIdleConnections();

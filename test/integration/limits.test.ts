@@ -6,7 +6,8 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { after, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { pino } from 'pino';
-import { sharedClient } from '../../src/index.js';
+import { kafkaSseResponse, sharedClient } from '../../src/index.js';
+import { sharedKafka } from '../helpers/sse.js';
 import { parseCli, type ServeConfig } from '../../src/server/config.js';
 import { createKafkaSseServer, type KafkaSseServerOptions } from '../../src/server/server.js';
 import { createTopics, messageOffsets, openStream, parseSse } from '../e2e/helpers/cliProcess.js';
@@ -357,3 +358,27 @@ test('refusals at the connection limit are logged at warn, not error (a flood of
   assert.ok(refusals[0]!.level <= 40, `logged at ${refusals[0]!.level}: ${String(refusals[0]!.msg)}`);
 });
 
+
+test(
+  'kafkaSseResponse (fetch-style frameworks) honours the same limits: Retry-After on 503, maximum lifetime',
+  { todo: 'library: kafkaSseResponse in src/kafkaSse.ts answers 503 without Retry-After and ignores maxLifetimeMs' },
+  async () => {
+    const options = { kafka: sharedKafka(), maxConnections: 1, maxLifetimeMs: 500, heartbeatMs: 0 };
+    const first = await kafkaSseResponse(new Request('http://127.0.0.1/'), topicA, options);
+    assert.equal(first.status, 200);
+    const over = await kafkaSseResponse(new Request('http://127.0.0.1/'), topicA, options);
+    assert.equal(over.status, 503);
+    assert.match(over.headers.get('retry-after') ?? '', /^\d+$/, 'Retry-After');
+    // The first stream ends by itself after its lifetime.
+    const started = Date.now();
+    const reader = first.body!.getReader();
+    const ended = (async () => {
+      while (!(await reader.read()).done);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([ended.then(() => 'ended'), new Promise((r) => (timer = setTimeout(() => r('still open'), 3000)))]);
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
+    assert.equal(outcome, 'ended', `after ${Date.now() - started} ms`);
+  },
+);
