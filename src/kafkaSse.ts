@@ -204,7 +204,10 @@ async function prepare(
       emit,
       pipeline(signal, counters = { events: 0, bytes: 0 }) {
         const source = consume(client, positions, { signal, onEvent: emit });
-        const deserialized = deserializeStage(source);
+        // The default pipeline (default deserializer, no filterer, no transform, SSE): nothing reads the
+        // records before sseEncode, so plain JSON values go through unparsed (docs/performance.md).
+        const raw = !ndjson && !filterer && !transform && options.deserializer === undefined;
+        const deserialized = (raw ? deserialize(undefined, logger, { rawJson: true }) : deserializeStage)(source);
         const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
         const transformed = counted(transform ? transform(filtered) : filtered, counters);
         if (ndjson) return ndjsonEncode()(transformed);

@@ -1,6 +1,8 @@
 import { StageError } from '../errors.js';
 import { silentLogger } from '../logger.js';
+import { NOT_RAW, OBJECT, rawJsonObject } from '../json/validate.js';
 import type { DeserializedRecord, KafkaRecord, Logger, RecordBatch } from '../types.js';
+import { RawJsonRecord } from './rawJsonRecord.js';
 
 /** Sets `record.message` from the record and returns it; throws (or returns undefined) to skip the record. */
 export type Deserializer = (record: KafkaRecord & { message?: unknown }) => DeserializedRecord | undefined;
@@ -25,15 +27,33 @@ export const jsonDeserializer: Deserializer = (record) => {
   return Object.assign(record, { message });
 };
 
+export interface DeserializeOptions {
+  /**
+   * With the default deserializer only: let values that are plain, compact-enough JSON objects through
+   * unparsed (see `rawJsonObject`), as `RawJsonRecord`s whose `message` is parsed on first read and which
+   * `sseEncode` writes from their raw bytes. Meant for pipelines where nothing between `deserialize` and
+   * `sseEncode` reads the records; the client gets the same JSON value either way.
+   */
+  rawJson?: boolean;
+}
+
 /**
  * Turns Kafka records into messages. A record the deserializer rejects is skipped with a warning and
  * the stream goes on; its offset still counts as read (the batch keeps its progress).
  */
-export function deserialize(deserializer: Deserializer = jsonDeserializer, logger: Logger = silentLogger) {
+export function deserialize(deserializer: Deserializer = jsonDeserializer, logger: Logger = silentLogger, options: DeserializeOptions = {}) {
+  const raw = options.rawJson === true && deserializer === jsonDeserializer;
   return async function* (source: AsyncIterable<RecordBatch<KafkaRecord>>): AsyncGenerator<RecordBatch<DeserializedRecord>> {
     for await (const batch of source) {
       const records: DeserializedRecord[] = [];
       for (const record of batch.records) {
+        if (raw && record.value !== null) {
+          const kind = rawJsonObject(record.value);
+          if (kind !== NOT_RAW) {
+            records.push(new RawJsonRecord(record, record.value, kind !== OBJECT));
+            continue;
+          }
+        }
         const { topic, partition, offset } = record;
         let out: DeserializedRecord | undefined;
         try {

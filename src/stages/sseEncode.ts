@@ -1,4 +1,5 @@
 import type { DeserializedRecord, TrackedBatch } from '../types.js';
+import { RawJsonRecord } from './rawJsonRecord.js';
 
 export interface SseEncodeOptions {
   /** After records the client never sees (skipped, filtered), send a position block at most this often (ms). */
@@ -59,7 +60,12 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
     for await (const batch of source) {
       if (batch.records.length > 0) {
         let chunk = '';
-        for (const { record, id } of batch.records) chunk += `${eventHead}${id}\ndata: ${JSON.stringify(record.message) ?? 'null'}\n\n`;
+        for (const { record, id } of batch.records) {
+          // A record the default deserializer let through unparsed (and nobody has parsed since) is sent
+          // from its raw bytes: checked to hold no CR or LF, so it is one line too.
+          const data = record instanceof RawJsonRecord && !record.materialized ? record.json() : JSON.stringify(record.message) ?? 'null';
+          chunk += `${eventHead}${id}\ndata: ${data}\n\n`;
+        }
         sentId = batch.records[batch.records.length - 1]!.id;
         sentAt = Date.now();
         if (sentId !== batch.id) {
