@@ -55,8 +55,20 @@ export class RawJsonRecord implements DeserializedRecord {
 
   /** The JSON text of `message`, built from the raw bytes (only valid while not `materialized`). */
   json(): string {
+    const parts: string[] = [];
+    this.pushJson(parts);
+    return parts.join('');
+  }
+
+  /** What follows the value's bytes but its closing brace: the `_kafka` member, the brace, the blank line. */
+  jsonTail(): string {
+    return `${this.empty ? '"_kafka":' : ',"_kafka":'}${kafkaMetaJson(this)}\n\n`;
+  }
+
+  /** Appends the pieces of `json()` to `parts`. */
+  pushJson(parts: string[]): void {
     const raw = this.raw;
-    return `${raw.toString('utf8', 0, raw.length - 1)}${this.empty ? '' : ','}${kafkaSuffix(this)}`;
+    parts.push(raw.toString('utf8', 0, raw.length - 1), this.empty ? '"_kafka":' : ',"_kafka":', kafkaMetaJson(this));
   }
 }
 
@@ -74,14 +86,14 @@ export function kafkaMeta(record: KafkaRecord) {
 let lastTopic: string | undefined;
 let lastTopicJson = '';
 
-/** `"_kafka":{…}}`: the member as JSON.stringify writes `kafkaMeta`, and the object's closing brace. */
-function kafkaSuffix(r: KafkaRecord): string {
+/** `{…}}`: `kafkaMeta` as JSON.stringify writes it, and the closing brace of the record's object. */
+function kafkaMetaJson(r: KafkaRecord): string {
   if (r.topic !== lastTopic) {
     lastTopic = r.topic;
-    lastTopicJson = JSON.stringify(r.topic);
+    lastTopicJson = `{"topic":${JSON.stringify(r.topic)},"partition":`;
   }
   const ts = Number.isFinite(r.timestamp) ? String(r.timestamp) : 'null';
   const offset = Number.isFinite(r.offset) ? String(r.offset) : 'null';
   const key = r.key === null ? 'null' : JSON.stringify(r.key.toString('utf8'));
-  return `"_kafka":{"topic":${lastTopicJson},"partition":${r.partition},"offset":${offset},"timestamp":${ts},"key":${key}}}`;
+  return `${lastTopicJson}${r.partition},"offset":${offset},"timestamp":${ts},"key":${key}}}`;
 }

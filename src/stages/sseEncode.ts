@@ -13,6 +13,9 @@ export interface SseEncodeOptions {
   positionEvent?: string | null;
 }
 
+const DATA = '\ndata: ';
+const END = '\n\n';
+
 // WHATWG HTML, "Interpreting an event stream": lines end in CRLF, LF or CR, so a value holding any of
 // them must be split over several `data:` fields; the client joins them back with LF.
 const LINE_BREAK = /\r\n|\r|\n/;
@@ -59,13 +62,18 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
     const eventHead = `event: ${eventType}\nid: `;
     for await (const batch of source) {
       if (batch.records.length > 0) {
-        let chunk = '';
+        // The chunk's pieces, joined once: a string built with += is a rope that writing (and counting
+        // its bytes) must first flatten, which costs more than the join.
+        const parts: string[] = [];
         for (const { record, id } of batch.records) {
+          parts.push(eventHead, id, DATA);
           // A record the default deserializer let through unparsed (and nobody has parsed since) is sent
           // from its raw bytes: checked to hold no CR or LF, so it is one line too.
-          const data = record instanceof RawJsonRecord && !record.materialized ? record.json() : JSON.stringify(record.message) ?? 'null';
-          chunk += `${eventHead}${id}\ndata: ${data}\n\n`;
+          if (record instanceof RawJsonRecord && !record.materialized) record.pushJson(parts);
+          else parts.push(JSON.stringify(record.message) ?? 'null');
+          parts.push(END);
         }
+        let chunk = parts.join('');
         sentId = batch.records[batch.records.length - 1]!.id;
         sentAt = Date.now();
         if (sentId !== batch.id) {
@@ -82,3 +90,76 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
   };
 }
 
+
+/**
+ * `sseEncode`, yielding each batch of records as one Buffer (position blocks alone stay strings), byte for
+ * byte the same output: records the default deserializer let through unparsed are copied from their value
+ * bytes, with no UTF-8 decoding, joining and re-encoding on the way. Not used by `kafkaSse` yet: its
+ * internal chunk types are strings (see docs/performance.md, "Open").
+ */
+export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeOptions = {}) {
+  const interval = options.idOnlyIntervalMs ?? 250;
+  const eventType = options.eventType ?? 'message';
+  const positionEvent = options.positionEvent === undefined ? 'position' : options.positionEvent;
+  return async function* (source: AsyncIterable<TrackedBatch<R>>): AsyncGenerator<string | Buffer> {
+    let sentId: string | undefined;
+    let sentAt = 0;
+    const eventHead = `event: ${eventType}\nid: `;
+    const heads: string[] = [];
+    const tails: string[] = [];
+    for await (const batch of source) {
+      if (batch.records.length > 0) {
+        const records = batch.records;
+        const n = records.length;
+        // Per record: a head string (event, id, `data: ` and, off the fast path, the JSON), the raw value
+        // (or null) and a tail string (`_kafka` and the blank line).
+        heads.length = n;
+        tails.length = n;
+        let size = 0;
+        for (let i = 0; i < n; i++) {
+          const { record, id } = records[i]!;
+          if (record instanceof RawJsonRecord && !record.materialized) {
+            const head = `${eventHead}${id}${DATA}`;
+            const tail = record.jsonTail();
+            heads[i] = head;
+            tails[i] = tail;
+            size += Buffer.byteLength(head) + record.raw.length - 1 + Buffer.byteLength(tail);
+          } else {
+            const head = `${eventHead}${id}${DATA}${JSON.stringify(record.message) ?? 'null'}${END}`;
+            heads[i] = head;
+            tails[i] = '';
+            size += Buffer.byteLength(head);
+          }
+        }
+        sentId = records[n - 1]!.id;
+        sentAt = Date.now();
+        let position = '';
+        if (sentId !== batch.id) {
+          position = encodePosition(batch.id, positionEvent);
+          sentId = batch.id;
+          size += Buffer.byteLength(position);
+        }
+        const chunk = Buffer.allocUnsafe(size);
+        let at = 0;
+        for (let i = 0; i < n; i++) {
+          at += chunk.write(heads[i]!, at);
+          const tail = tails[i]!;
+          if (tail !== '') {
+            const raw = (records[i]!.record as unknown as RawJsonRecord).raw;
+            chunk.set(raw, at);
+            at += raw.length - 1;
+            at += chunk.write(tail, at);
+          }
+        }
+        if (position !== '') at += chunk.write(position, at);
+        heads.length = 0;
+        tails.length = 0;
+        yield chunk;
+      } else if (sentId !== batch.id && (batch.idle || Date.now() - sentAt >= interval)) {
+        sentId = batch.id;
+        sentAt = Date.now();
+        yield encodePosition(batch.id, positionEvent);
+      }
+    }
+  };
+}
