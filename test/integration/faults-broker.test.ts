@@ -1,0 +1,388 @@
+// Broker faults on a private broker (localhost:19092, never the shared one): a broker stopped and
+// started again under a running stream, and a broker that is down when a client connects.
+import assert from 'node:assert/strict';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { after, test } from 'node:test';
+import { EventSource } from 'eventsource';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { closeSharedClient, type KafkaSseOptions } from '../../src/index.js';
+import { startCli } from '../e2e/helpers/cliProcess.js';
+import { brokerFaultsSkip, startPrivateBroker, type PrivateBroker } from '../helpers/privateBroker.js';
+import { readRaw, startServer } from '../helpers/sse.js';
+
+const skip = brokerFaultsSkip;
+// Started at the top level: `after` hooks registered inside a `before` hook run as soon as that hook ends.
+const broker = (skip ? undefined : await startPrivateBroker()) as PrivateBroker;
+
+/** The kafkajs settings the CLI uses (src/server/server.ts): a short connection timeout and one retry. */
+const FAIL_FAST: Partial<KafkaConfig> = { connectionTimeout: 1000, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 } };
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once `check()` holds, polling every 20 ms; rejects after `timeoutMs` with `describe()`. */
+async function eventually(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${describe()}`);
+    await delay(20);
+  }
+}
+
+interface Acked {
+  partition: number;
+  offset: number;
+  n: number;
+}
+
+/**
+ * A producer that keeps writing one record at a time across an outage: a send that fails is retried
+ * (the same record) until the broker acknowledges it. A retried send may have been written without
+ * its ack reaching us, so the log may hold a record more than once; what was acked is in `acked`.
+ */
+function keepProducing(kafka: Kafka, topic: string, partitions: number) {
+  const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 } });
+  const acked: Acked[] = [];
+  let failedSends = 0;
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      try {
+        await producer.connect();
+        break;
+      } catch {
+        await delay(100);
+      }
+    }
+    for (let n = 0; running; n++) {
+      for (;;) {
+        try {
+          const [meta] = await producer.send({
+            topic,
+            acks: -1,
+            timeout: 2000,
+            messages: [{ partition: n % partitions, value: JSON.stringify({ n }) }],
+          });
+          acked.push({ partition: meta!.partition, offset: Number(meta!.baseOffset), n });
+          break;
+        } catch {
+          failedSends++;
+          if (!running) return;
+          await delay(100);
+        }
+      }
+      await delay(10);
+    }
+  })();
+  return {
+    acked,
+    failedSends: () => failedSends,
+    async stop() {
+      running = false;
+      await done;
+      await producer.disconnect();
+    },
+  };
+}
+
+interface Received {
+  partition: number;
+  offset: number;
+  n: number;
+}
+
+/**
+ * A client built on the real `eventsource` package. It reconnects by itself (with `Last-Event-ID`,
+ * after the server's `retry:` hint); when the EventSource gives up for good (a non-200 answer on a
+ * reconnection, e.g. a 503 while Kafka is still down) it opens a new one from its last id, as an
+ * application would.
+ */
+function resilientReader(url: string) {
+  const received: Received[] = [];
+  const errorEvents: Array<{ code?: string }> = [];
+  const failedReconnects: Array<number | undefined> = [];
+  let opens = 0;
+  let lastId: string | undefined;
+  let closed = false;
+  let source: EventSource;
+  const open = (fromId: string | undefined) => {
+    let first = true;
+    const es = new EventSource(url, {
+      fetch: (input, init) => {
+        const headers = new Headers(init?.headers);
+        if (first && fromId !== undefined) headers.set('Last-Event-ID', fromId);
+        first = false;
+        return fetch(input, { ...init, headers });
+      },
+    });
+    es.addEventListener('open', () => opens++);
+    es.addEventListener('message', (e: MessageEvent<string>) => {
+      const { n, _kafka } = JSON.parse(e.data) as { n: number; _kafka: { partition: number; offset: number } };
+      received.push({ partition: _kafka.partition, offset: _kafka.offset, n });
+      lastId = e.lastEventId;
+    });
+    es.addEventListener('error', (e: Event & { data?: unknown; code?: number }) => {
+      if (typeof e.data === 'string') {
+        errorEvents.push(JSON.parse(e.data) as { code?: string });
+        return;
+      }
+      if (es.readyState === EventSource.CLOSED && !closed) {
+        failedReconnects.push(e.code);
+        setTimeout(() => {
+          if (!closed) source = open(lastId);
+        }, 200);
+      }
+    });
+    return es;
+  };
+  source = open(undefined);
+  return {
+    received,
+    errorEvents,
+    failedReconnects,
+    opens: () => opens,
+    close() {
+      closed = true;
+      source.close();
+    },
+  };
+}
+
+/** Asserts that `received` holds offsets 0..end-1 of every partition exactly once, in order, and every acked record. */
+function assertExactlyOnce(received: Received[], ends: Map<number, number>, acked: Acked[]): void {
+  for (const [partition, end] of ends) {
+    const offsets = received.filter((r) => r.partition === partition).map((r) => r.offset);
+    assert.deepEqual(offsets, Array.from({ length: end }, (_, i) => i), `partition ${partition}: offsets 0..${end - 1}, each once, in order`);
+  }
+  const seen = new Map(received.map((r) => [`${r.partition}:${r.offset}`, r.n]));
+  const lost = acked.filter((a) => seen.get(`${a.partition}:${a.offset}`) !== a.n);
+  assert.deepEqual(lost, [], 'every acknowledged record reached the client, at the offset it was acked at');
+}
+
+interface RestartCase {
+  signal: 'SIGTERM' | 'SIGKILL';
+  /** The library options of the SSE server, for a topic on the private broker. */
+  options(): KafkaSseOptions;
+}
+
+/**
+ * Runs a stream of a 3-partition topic from offset 0 while a producer writes, stops the broker with
+ * `signal`, starts it again a second later, and checks what the client got. Returns what happened.
+ */
+async function brokerRestartMidStream({ signal, options }: RestartCase, t: { diagnostic(message: string): void }) {
+  const admin = await broker.admin();
+  const topic = `faults-restart-${signal.toLowerCase()}-${Date.now().toString(36)}`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+
+  const ends: Array<{ reason: string }> = [];
+  // Every partition from offset 0, so the records written before the stream opened count too.
+  const server = await startServer({ ...options(), retryMs: 200, onStreamEnd: (s) => ends.push({ reason: s.reason }) }, () =>
+    [0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })),
+  );
+  const producer = keepProducing(broker.kafka(FAIL_FAST), topic, 3);
+  const reader = resilientReader(server.url);
+  try {
+    await eventually(() => reader.received.length >= 30, 20_000, () => `${reader.received.length} events before the outage`);
+
+    const stoppedAt = Date.now();
+    await broker.stop(signal);
+    const ackedWhenStopped = producer.acked.length;
+    await delay(1000); // the outage: the producer keeps failing, the stream has nothing to read
+    await broker.start();
+    const downMs = Date.now() - stoppedAt;
+
+    await eventually(() => producer.acked.length >= ackedWhenStopped + 30, 30_000, () => `${producer.acked.length - ackedWhenStopped} acks after the restart`);
+    await producer.stop();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const partitionEnds = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    const total = [...partitionEnds.values()].reduce((a, b) => a + b, 0);
+    const summary = () =>
+      `${reader.opens()} opens, SSE error events [${reader.errorEvents.map((e) => e.code).join(',')}], ` +
+      `refused reconnects [${reader.failedReconnects.join(',')}], streams ended [${ends.map((e) => e.reason).join(',')}]`;
+    const offsetsReceived = () =>
+      [...partitionEnds].map(([p, end]) => `partition ${p}: ${reader.received.filter((r) => r.partition === p).map((r) => r.offset).join(' ')} (end ${end})`).join('; ');
+    // Until the last offset of every partition has arrived (a gap or a duplicate shows in the check below).
+    const reachedEnds = () => [...partitionEnds].every(([p, end]) => end === 0 || reader.received.some((r) => r.partition === p && r.offset === end - 1));
+    await eventually(reachedEnds, 45_000, () => `${offsetsReceived()}; ${summary()}`);
+    await delay(300); // a duplicate would arrive right behind the last record
+
+    t.diagnostic(`broker down ${downMs} ms, ${producer.failedSends()} failed sends; ${summary()}`);
+    assertExactlyOnce(reader.received, partitionEnds, producer.acked);
+    assert.ok(ackedWhenStopped > 0 && producer.acked.length > ackedWhenStopped, 'records were acked before and after the outage');
+    // Either the stream waited for the broker (one open, no error), or it ended with an SSE error and the client came back.
+    if (reader.opens() > 1) assert.ok(reader.errorEvents.length > 0 || ends.length > 0, 'a stream that ended said so');
+    for (const e of reader.errorEvents) assert.match(e.code ?? '', /^KSSE_/);
+    return { opens: reader.opens(), errorEvents: reader.errorEvents, failedReconnects: reader.failedReconnects };
+  } finally {
+    reader.close();
+    await producer.stop().catch(() => {});
+    await server.close();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  }
+}
+
+/**
+ * The SSE server's shared kafkajs instance for the private broker, with default settings as a user's
+ * would have. Call it inside a test: its client closes when that test ends.
+ */
+function defaultSharedKafka(): Kafka {
+  const kafka = broker.kafka({ clientId: 'faults-sse' });
+  after(() => closeSharedClient(kafka));
+  return kafka;
+}
+
+test('broker stopped (SIGTERM) mid-stream and started again while a producer writes: every offset of every partition exactly once', { skip }, async (t) => {
+  const kafka = defaultSharedKafka();
+  await brokerRestartMidStream({ signal: 'SIGTERM', options: () => ({ kafka }) }, t);
+});
+
+test('broker killed (SIGKILL) mid-stream and started again while a producer writes: every offset of every partition exactly once', { skip }, async (t) => {
+  const kafka = defaultSharedKafka();
+  await brokerRestartMidStream({ signal: 'SIGKILL', options: () => ({ kafka }) }, t);
+});
+
+test('a stream whose retry window is shorter than the outage ends with an SSE error event; the client resumes from its last id, exactly once', { skip }, async (t) => {
+  // A per-connection client that gives up after 300 ms: the stream ends with KSSE_CONSUME_ERROR, the
+  // client's reconnections get 503 until the broker is back (each one ends that EventSource for good,
+  // so the reader opens a new one from its last id), then the stream resumes.
+  const outcome = await brokerRestartMidStream(
+    {
+      signal: 'SIGTERM',
+      options: () => ({ kafkaConfig: { brokers: broker.brokers, logLevel: logLevel.NOTHING, ...FAIL_FAST }, clientTuning: { retryWindowMs: 300 } }),
+    },
+    t,
+  );
+  assert.deepEqual(
+    outcome.errorEvents.map((e) => e.code),
+    ['KSSE_CONSUME_ERROR'],
+    'one SSE error event when the retry window ran out',
+  );
+  assert.ok(outcome.opens >= 2, 'the client came back');
+});
+
+// ---- Broker down when a client connects: a quick 503 with a JSON reason, not a hang ----
+
+const QUICK_MS = 5000;
+
+/** A port on this machine where nothing listens (connections are refused), for runs against an external cluster. */
+async function refusedPort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+interface DownSetup {
+  /** Bootstrap brokers that refuse connections. */
+  brokers: string[];
+  /** Shared kafkajs instances that had streamed from the broker before it stopped (none against an external cluster). */
+  warm?: { defaults: Kafka; failFast: Kafka };
+}
+
+// Made at the top level so that they live (and are closed) with the file, not with the first test using them.
+const warm = skip
+  ? undefined
+  : { defaults: broker.kafka({ clientId: 'faults-warm-defaults' }), failFast: broker.kafka({ clientId: 'faults-warm-fail-fast', ...FAIL_FAST }) };
+if (warm) after(() => Promise.all([closeSharedClient(warm.defaults), closeSharedClient(warm.failFast)]));
+
+let downSetup: Promise<DownSetup> | undefined;
+
+/**
+ * With the harness: the two shared kafkajs instances of `warm` (default settings, and the CLI's
+ * fail-fast ones) each serve one stream while the private broker runs, then the broker is stopped for
+ * the rest of the file. Against an external cluster: a refused local port.
+ */
+function brokerDown(): Promise<DownSetup> {
+  downSetup ??= (async (): Promise<DownSetup> => {
+    if (!warm) return { brokers: [`127.0.0.1:${await refusedPort()}`] };
+    await broker.start();
+    const admin = await broker.admin();
+    const topic = `faults-down-${Date.now().toString(36)}`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    for (const kafka of [warm.defaults, warm.failFast]) {
+      const server = await startServer({ kafka });
+      const { status } = await readRaw(`${server.url}/${topic}`, { until: (text) => text.includes('id: '), timeoutMs: 10_000 });
+      assert.equal(status, 200, 'the stream opened while the broker ran');
+      await server.close();
+    }
+    await broker.stop();
+    return { brokers: broker.brokers, warm };
+  })();
+  return downSetup;
+}
+
+/** Opens a stream through the library with these options and times the answer. */
+async function timedStream(options: KafkaSseOptions): Promise<{ ms: number; status: number; body: Record<string, unknown>; type: string | null }> {
+  const server = await startServer(options);
+  try {
+    const startedAt = Date.now();
+    const res = await fetch(`${server.url}/faults-any-topic`, { signal: AbortSignal.timeout(20_000) });
+    const text = await res.text();
+    const ms = Date.now() - startedAt;
+    return { ms, status: res.status, body: JSON.parse(text) as Record<string, unknown>, type: res.headers.get('content-type') };
+  } finally {
+    await server.close();
+  }
+}
+
+function assertQuickUnavailable(answer: { ms: number; status: number; body: Record<string, unknown>; type: string | null }): void {
+  assert.equal(answer.status, 503);
+  assert.match(answer.type ?? '', /^application\/json/);
+  assert.equal(answer.body.code, 'KSSE_KAFKA_UNAVAILABLE');
+  assert.match(String(answer.body.message), /Kafka/);
+  assert.ok(answer.ms < QUICK_MS, `answered after ${answer.ms} ms (bound ${QUICK_MS} ms)`);
+}
+
+const DEFAULT_KAFKAJS_TODO =
+  'With kafkajs default retry settings (5 retries, 300 ms initial back-off) the library answers 503 only after ' +
+  '6–15 s here: prepare() waits for KafkaClient.connect()/resolveStart() with no deadline of its own. Suggested fix: ' +
+  'bound setup (connect + resolve) with a library deadline (e.g. `setupTimeoutMs`, default 5 s → KafkaUnavailableError), ' +
+  'and give clients made from `kafkaConfig` fail-fast defaults (connectionTimeout 1000, retry.retries 1) unless the user sets them.';
+
+test('broker down, per-connection client from a fail-fast kafkaConfig: a quick 503 KSSE_KAFKA_UNAVAILABLE', async () => {
+  const { brokers } = await brokerDown();
+  assertQuickUnavailable(await timedStream({ kafkaConfig: { brokers, logLevel: logLevel.NOTHING, ...FAIL_FAST } }));
+});
+
+test('broker down, per-connection client from a kafkaConfig with kafkajs defaults: a quick 503', { todo: DEFAULT_KAFKAJS_TODO }, async () => {
+  const { brokers } = await brokerDown();
+  assertQuickUnavailable(await timedStream({ kafkaConfig: { brokers, logLevel: logLevel.NOTHING } }));
+});
+
+test('broker down, shared fail-fast kafka instance that has never connected: a quick 503', async () => {
+  const { brokers } = await brokerDown();
+  const kafka = new Kafka({ clientId: 'faults-cold', brokers, logLevel: logLevel.NOTHING, ...FAIL_FAST });
+  after(() => closeSharedClient(kafka));
+  assertQuickUnavailable(await timedStream({ kafka }));
+});
+
+test('broker down, shared fail-fast kafka instance that streamed before the broker stopped: a quick 503', { skip }, async () => {
+  const { warm } = await brokerDown();
+  assertQuickUnavailable(await timedStream({ kafka: warm!.failFast }));
+  // The next request is just as quick: nothing is left waiting on the dead broker.
+  assertQuickUnavailable(await timedStream({ kafka: warm!.failFast }));
+});
+
+test('broker down, shared kafka instance with kafkajs defaults that streamed before the broker stopped: a quick 503', { skip, todo: DEFAULT_KAFKAJS_TODO }, async () => {
+  const { warm } = await brokerDown();
+  assertQuickUnavailable(await timedStream({ kafka: warm!.defaults }));
+});
+
+test('broker down, the CLI server: /v1/stream/x and /healthz answer 503 with a JSON reason within the bound', async () => {
+  const { brokers } = await brokerDown();
+  const server = await startCli(['--brokers', brokers.join(',')]);
+  try {
+    for (const path of ['/v1/stream/x', '/healthz', '/v1/stream/x']) {
+      const startedAt = Date.now();
+      const res = await fetch(`${server.url}${path}`, { signal: AbortSignal.timeout(20_000) });
+      const body = (await res.json()) as Record<string, unknown>;
+      const ms = Date.now() - startedAt;
+      assert.equal(res.status, 503, path);
+      assert.equal(body.code, 'KSSE_KAFKA_UNAVAILABLE', path);
+      assert.match(String(path === '/healthz' ? body.reason : body.message), /Kafka|ECONNREFUSED/, path);
+      assert.ok(ms < QUICK_MS, `${path} answered after ${ms} ms`);
+    }
+  } finally {
+    await server.stop();
+  }
+});
