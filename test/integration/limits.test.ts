@@ -223,7 +223,8 @@ test('an idle stream gets a heartbeat comment every --heartbeat seconds, which c
   }, 6000);
   stream.close();
   const gaps = beats.slice(1).map((t, i) => t - beats[i]!);
-  for (const gap of gaps) assert.ok(gap >= 800 && gap <= 1600, `heartbeats ${gaps.join(', ')} ms apart`);
+  // About a second apart (the default is 15 s); loose bounds for a busy machine.
+  for (const gap of gaps) assert.ok(gap >= 700 && gap <= 2500, `heartbeats ${gaps.join(', ')} ms apart`);
   // A real client sees no events from them.
   const es = new EventSource(`${beating.url}/v1/stream/${topicB}`);
   let messages = 0;
@@ -320,12 +321,12 @@ test('--max-lifetime ends streams cleanly; the eventsource client resumes by its
   assert.ok(requests.length >= 4 && requests.every((id) => id !== null), 'every request carried a Last-Event-ID');
   // The retry hint was honoured: 100 ms, not the client's own 3 s default.
   const gaps = endedAt.slice(0, opens - 1).map((t, i) => openedAt[i + 1]! - t);
-  assert.ok(gaps.every((g) => g < 1000), `reconnected after ${gaps.join(', ')} ms`);
+  assert.ok(gaps.every((g) => g < 2000), `reconnected after ${gaps.join(', ')} ms`);
   // The server ended the streams itself, cleanly, after about a second each.
   const closed = lifetime.logs.filter((l) => l.msg === 'stream closed');
   const byLifetime = closed.filter((l) => l.reason === 'lifetime reached');
   assert.ok(byLifetime.length >= opens - 1, `${byLifetime.length} of ${closed.length} streams ended by lifetime`);
-  for (const l of byLifetime) assert.ok((l.durationMs as number) >= 950 && (l.durationMs as number) < 2500, `lasted ${String(l.durationMs)} ms`);
+  for (const l of byLifetime) assert.ok((l.durationMs as number) >= 950 && (l.durationMs as number) < 5000, `lasted ${String(l.durationMs)} ms`);
   assert.ok(lifetime.logs.every((l) => l.level <= 30), 'ending by lifetime is routine: nothing above info');
   await until(() => lifetime.server.openStreams === 0, 'every stream closed');
 });
