@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
 import { v4 as uuidv4 } from 'uuid';
-import { ForbiddenError, KafkaSseError, StageError, TooManyConnectionsError, toClientError } from './errors.js';
+import { ForbiddenError, KafkaSseError, KafkaUnavailableError, StageError, TooManyConnectionsError, toClientError } from './errors.js';
 import { KafkaClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
@@ -14,7 +14,7 @@ import { deserialize, type Deserializer } from './stages/deserialize.js';
 import { filter, type Filterer } from './stages/filter.js';
 import { idTrack } from './stages/idTrack.js';
 import { ndjsonEncode } from './stages/ndjsonEncode.js';
-import { encodeComment, encodeEvent, sseEncode } from './stages/sseEncode.js';
+import { encodeComment, encodeEvent, sseEncode, sseEncodeBytes } from './stages/sseEncode.js';
 import { heartbeat } from './stages/heartbeat.js';
 import { sink } from './stages/sink.js';
 import { webSink } from './stages/webSink.js';
@@ -69,6 +69,8 @@ export interface KafkaSseOptions extends ParseLimits {
   maxLifetimeMs?: number;
   /** Aborting ends the stream cleanly (reason `server closing`): for graceful shutdown. */
   signal?: AbortSignal;
+  /** Longest time connecting to Kafka and resolving the start may take before a 503 (ms; default 4,000). */
+  setupTimeoutMs?: number;
   /** Called once per stream that started, when it ends: for logs and metrics. */
   onStreamEnd?: (summary: StreamSummary) => void;
   /** Called once per request refused before streaming. */
@@ -141,7 +143,7 @@ interface PreparedStream {
   ndjson: boolean;
   client: KafkaClient;
   /** Builds the default pipeline up to (not including) the sink; counts events into `counters`. */
-  pipeline(signal: AbortSignal, counters?: StreamCounters): AsyncIterable<string>;
+  pipeline(signal: AbortSignal, counters?: StreamCounters): AsyncIterable<string | Uint8Array>;
   /** Releases the per-connection client, if one was made. */
   release(): Promise<void>;
   emit(type: string, payload?: Record<string, unknown>): void;
@@ -164,7 +166,8 @@ async function prepare(
     const handler = options.kafkaEventHandlers?.[type];
     if (handler) handler({ id: ++eventId, type, timestamp: Date.now(), payload: { connectionId, ...payload } });
   };
-  const lastEventId = headerValue(req, 'last-event-id');
+  // The header, or `?lastEventId=` for browsers reopening an EventSource (they cannot set the header).
+  const lastEventId = headerValue(req, 'last-event-id') ?? queryParameter(req.url, 'lastEventId');
   const request =
     lastEventId !== undefined ? parseLastEventId(lastEventId, options) : parseAssignments(normalize(assignments), options);
   const at = atTimestamp === undefined ? undefined : parseTimestamp(atTimestamp);
@@ -179,7 +182,14 @@ async function prepare(
   const client = options.kafka
     ? sharedClient(options.kafka)
     : KafkaClient.fromConfig(
-        { brokers: ['localhost:9092'], ...options.kafkaConfig, clientId: `KafkaSSE-${connectionId}` },
+        // Fail fast unless told otherwise: a client waiting on a dead broker should get its 503 quickly.
+        {
+          brokers: ['localhost:9092'],
+          connectionTimeout: 1000,
+          retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
+          ...options.kafkaConfig,
+          clientId: `KafkaSSE-${connectionId}`,
+        },
         { retryWindowMs: 10_000, ...options.clientTuning },
       );
   const release = async () => {
@@ -187,8 +197,10 @@ async function prepare(
     if (perConnection) await client.close();
   };
   try {
-    await client.connect();
-    const positions = await resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at });
+    const positions = await withDeadline(
+      client.connect().then(() => resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at })),
+      options.setupTimeoutMs ?? 4000,
+    );
     emit('consumer.connect', { positions });
     const deserializeStage = deserialize(options.deserializer, logger);
     const filterer = options.filterer;
@@ -211,17 +223,36 @@ async function prepare(
         const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
         const transformed = counted(transform ? transform(filtered) : filtered, counters);
         if (ndjson) return ndjsonEncode()(transformed);
-        return pipe(
+        const tracked = pipe(
           transformed,
           idTrack(positions, { useTimestampForId: options.useTimestampForId === true, ...(at !== undefined ? { startTimestamp: at } : {}) }),
-          sseEncode(),
         );
+        // Raw records are copied byte for byte into one Buffer per batch; others are framed as strings.
+        return raw ? sseEncodeBytes()(tracked) : sseEncode()(tracked);
       },
     };
   } catch (err) {
     await release();
     throw err;
   }
+}
+
+/** Rejects with KafkaUnavailableError when `work` takes longer than `ms`. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new KafkaUnavailableError(`Kafka did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function queryParameter(url: string | undefined, name: string): string | undefined {
+  if (url === undefined || !url.includes(`${name}=`)) return undefined;
+  return new URL(url, 'http://localhost').searchParams.get(name) ?? undefined;
 }
 
 function normalize(assignments: unknown): unknown {
@@ -235,21 +266,30 @@ function defaultConnectErrorHandler(error: KafkaSseError, _req: IncomingMessage,
     return;
   }
   const body = JSON.stringify(error);
-  res.writeHead(error.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-cache',
-    ...(typeof error.details.retryAfterSeconds === 'number' ? { 'retry-after': String(error.details.retryAfterSeconds) } : {}),
-  });
+  res.writeHead(error.status, { ...errorHeaders(error), 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-function logEnd(logger: Logger, err: unknown, clientError: KafkaSseError): void {
-  if (clientError.status >= 500 && !(err instanceof KafkaSseError && err.code === 'KSSE_KAFKA_UNAVAILABLE')) {
-    logger.error({ err, code: clientError.code }, 'stream failed');
-  } else {
-    logger.warn({ code: clientError.code, message: clientError.message }, 'request refused');
-  }
+/** Headers of a JSON error response, with `Retry-After` when the error suggests one. */
+function errorHeaders(error: KafkaSseError): Record<string, string> {
+  return {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-cache',
+    ...(typeof error.details.retryAfterSeconds === 'number' ? { 'retry-after': String(error.details.retryAfterSeconds) } : {}),
+  };
+}
+
+// Refusals the operator should look at; everything else a client can cause is logged at warn at most.
+const OPERATOR_ERRORS = new Set(['KSSE_INTERNAL', 'KSSE_NO_TOPICS_AVAILABLE', 'KSSE_KAFKA_UNAVAILABLE']);
+
+/** Logs and reports a request refused before streaming. */
+function refused(options: KafkaSseOptions, req: RequestLike, err: unknown): KafkaSseError {
+  const clientError = toClientError(err);
+  const logger = options.logger ?? silentLogger;
+  if (OPERATOR_ERRORS.has(clientError.code)) logger.error({ err, code: clientError.code }, 'request failed');
+  else logger.warn({ code: clientError.code, message: clientError.message }, 'request refused');
+  options.onRequestError?.(clientError, req);
+  return clientError;
 }
 
 /** Turns a thrown stage error into the error a client sees after the stream has started. */
@@ -271,88 +311,113 @@ export async function kafkaSse(
   atTimestamp?: number,
 ): Promise<void> {
   const onConnectError = options.connectErrorHandler ?? defaultConnectErrorHandler;
-  const baseLogger = options.logger ?? silentLogger;
   let prepared: PreparedStream;
   try {
     prepared = await prepare(req, assignments, options, atTimestamp);
   } catch (err) {
-    const clientError = toClientError(err);
-    logEnd(baseLogger, err, clientError);
-    options.onRequestError?.(clientError, req);
+    const clientError = refused(options, req, err);
     try {
       onConnectError(clientError, req, res);
     } catch (handlerError) {
-      baseLogger.error({ err: handlerError }, 'connectErrorHandler threw');
+      (options.logger ?? silentLogger).error({ err: handlerError }, 'connectErrorHandler threw');
       if (!res.headersSent) defaultConnectErrorHandler(clientError, req, res);
     }
     return;
   }
 
-  const { logger, positions, ndjson } = prepared;
-  const abort = new AbortController();
-  let reason = 'ended';
-  const onClose = () => {
-    if (reason === 'ended') reason = 'client disconnected';
-    abort.abort(new Error(reason));
-  };
+  const stream = new StreamLife(prepared, options, req.socket?.remoteAddress);
+  const onClose = () => stream.end('client disconnected');
   res.once('close', onClose);
-  const onServerClosing = () => {
-    reason = 'server closing';
-    abort.abort(new Error(reason));
-  };
-  if (options.signal?.aborted) onServerClosing();
-  options.signal?.addEventListener('abort', onServerClosing, { once: true });
-  const lifetime =
-    options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0
-      ? setTimeout(() => {
-          reason = 'lifetime reached';
-          abort.abort(new Error(reason));
-        }, options.maxLifetimeMs)
-      : undefined;
-  const startedAt = Date.now();
-  const counters = { events: 0, bytes: 0 };
+  // A client that left while the stream was being set up.
+  if (res.destroyed || req.socket?.destroyed) onClose();
   try {
-    res.writeHead(200, {
-      'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    // Headers, a first comment and the retry hint go out now, before any record.
-    if (!ndjson) res.write(streamPreamble(prepared.connectionId, options.retryMs ?? 2000));
+    res.writeHead(200, streamHeaders(prepared.ndjson));
     res.flushHeaders();
-    logger.info({ topics: prepared.topics, clientAddress: req.socket?.remoteAddress, positions: positions.length, ndjson }, 'stream opened');
-    await sink(res)(measured(withHeartbeat(prepared.pipeline(abort.signal, counters), options, ndjson), counters));
-  } catch (err) {
-    if (!abort.signal.aborted) {
-      const clientError = streamError(err);
-      reason = clientError.code;
-      prepared.emit('consumer.crash', { error: clientError.message });
-      logger.error({ err, code: clientError.code }, 'stream ended by an error');
-      if (!res.destroyed && !res.writableEnded && !ndjson) {
-        res.write(encodeEvent('error', undefined, JSON.stringify(clientError)));
-      }
-    }
+    await sink(res)(stream.chunks());
   } finally {
-    clearTimeout(lifetime);
-    options.signal?.removeEventListener('abort', onServerClosing);
     res.off('close', onClose);
-    abort.abort(new Error('stream ended'));
     if (!res.writableEnded) res.end();
-    await prepared.release().catch(() => {});
-    prepared.emit('consumer.disconnect', { reason });
-    const summary: StreamSummary = {
-      connectionId: prepared.connectionId,
-      topics: prepared.topics,
-      clientAddress: req.socket?.remoteAddress,
-      durationMs: Date.now() - startedAt,
-      events: counters.events,
-      bytes: counters.bytes,
-      reason,
-    };
-    const { connectionId: _bound, ...fields } = summary; // the child logger already carries connectionId
-    logger.info(fields, 'stream closed');
-    options.onStreamEnd?.(summary);
+  }
+}
+
+function streamHeaders(ndjson: boolean): Record<string, string> {
+  return {
+    'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  };
+}
+
+/**
+ * The life of one started stream, whatever carries it (a Node response or a Web stream): its chunks
+ * (preamble, events, heartbeats, and one error event if it fails), the reasons it can end (client gone,
+ * server closing, lifetime), and the log lines, events and summary when it does.
+ */
+class StreamLife {
+  private readonly abort = new AbortController();
+  private reason = 'ended';
+
+  constructor(
+    private readonly prepared: PreparedStream,
+    private readonly options: KafkaSseOptions,
+    private readonly clientAddress: string | undefined,
+  ) {}
+
+  /** Ends the stream for `why`; the first reason given is the one reported. */
+  end(why: string): void {
+    if (this.reason === 'ended') this.reason = why;
+    this.abort.abort(new Error(why));
+  }
+
+  async *chunks(): AsyncGenerator<string | Uint8Array> {
+    const { prepared, options } = this;
+    const { logger, ndjson } = prepared;
+    const onServerClosing = () => this.end('server closing');
+    if (options.signal?.aborted) onServerClosing();
+    options.signal?.addEventListener('abort', onServerClosing, { once: true });
+    const lifetime =
+      options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0
+        ? setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs)
+        : undefined;
+    const startedAt = Date.now();
+    const counters: StreamCounters = { events: 0, bytes: 0 };
+    logger.info({ topics: prepared.topics, clientAddress: this.clientAddress, positions: prepared.positions.length, ndjson }, 'stream opened');
+    try {
+      // A first comment and the retry hint go out at once, before any record.
+      if (!ndjson) {
+        const preamble = streamPreamble(prepared.connectionId, options.retryMs ?? 2000);
+        counters.bytes += Buffer.byteLength(preamble);
+        yield preamble;
+      }
+      yield* measured(withHeartbeat(prepared.pipeline(this.abort.signal, counters), options, ndjson), counters);
+    } catch (err) {
+      if (!this.abort.signal.aborted) {
+        const clientError = streamError(err);
+        this.reason = clientError.code;
+        prepared.emit('consumer.crash', { error: clientError.message });
+        logger.error({ err, code: clientError.code }, 'stream ended by an error');
+        if (!ndjson) yield encodeEvent('error', undefined, JSON.stringify(clientError));
+      }
+    } finally {
+      clearTimeout(lifetime);
+      options.signal?.removeEventListener('abort', onServerClosing);
+      this.abort.abort(new Error('stream ended'));
+      await prepared.release().catch(() => {});
+      prepared.emit('consumer.disconnect', { reason: this.reason });
+      const summary: StreamSummary = {
+        connectionId: prepared.connectionId,
+        topics: prepared.topics,
+        clientAddress: this.clientAddress,
+        durationMs: Date.now() - startedAt,
+        events: counters.events,
+        bytes: counters.bytes,
+        reason: this.reason,
+      };
+      const { connectionId: _bound, ...fields } = summary; // the child logger already carries connectionId
+      logger.info(fields, 'stream closed');
+      options.onStreamEnd?.(summary);
+    }
   }
 }
 
@@ -361,7 +426,11 @@ function streamPreamble(connectionId: string, retryMs: number): string {
   return encodeComment(`kafka-sse stream ${connectionId}`) + (retryMs > 0 ? `retry: ${Math.round(retryMs)}\n\n` : '');
 }
 
-function withHeartbeat(source: AsyncIterable<string>, options: KafkaSseOptions, ndjson: boolean): AsyncIterable<string> {
+function withHeartbeat(
+  source: AsyncIterable<string | Uint8Array>,
+  options: KafkaSseOptions,
+  ndjson: boolean,
+): AsyncIterable<string | Uint8Array> {
   const interval = options.heartbeatMs ?? 15_000;
   return interval > 0 && !ndjson ? heartbeat(interval)(source) : source;
 }
@@ -380,9 +449,9 @@ async function* counted<R>(source: AsyncIterable<RecordBatch<R>>, counters: Stre
 }
 
 /** Counts the bytes going to the client. */
-async function* measured(source: AsyncIterable<string>, counters: StreamCounters): AsyncGenerator<string> {
+async function* measured(source: AsyncIterable<string | Uint8Array>, counters: StreamCounters): AsyncGenerator<string | Uint8Array> {
   for await (const chunk of source) {
-    counters.bytes += Buffer.byteLength(chunk);
+    counters.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
     yield chunk;
   }
 }
@@ -397,44 +466,18 @@ export async function kafkaSseResponse(
   options: Omit<KafkaSseOptions, 'connectErrorHandler'> = {},
   atTimestamp?: number,
 ): Promise<Response> {
-  const req: RequestLike = { headers: Object.fromEntries(request.headers) };
+  const req: RequestLike = { headers: Object.fromEntries(request.headers), url: request.url };
   let prepared: PreparedStream;
   try {
     prepared = await prepare(req, assignments, options, atTimestamp);
   } catch (err) {
-    const clientError = toClientError(err);
-    logEnd(options.logger ?? silentLogger, err, clientError);
-    return new Response(JSON.stringify(clientError), {
-      status: clientError.status,
-      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' },
-    });
+    const clientError = refused(options, req, err);
+    return new Response(JSON.stringify(clientError), { status: clientError.status, headers: errorHeaders(clientError) });
   }
-  const abort = new AbortController();
-  request.signal?.addEventListener('abort', () => abort.abort(new Error('client disconnected')), { once: true });
-  options.signal?.addEventListener('abort', () => abort.abort(new Error('server closing')), { once: true });
-  const stream = prepared;
-  async function* body(): AsyncGenerator<string> {
-    try {
-      if (!stream.ndjson) yield streamPreamble(stream.connectionId, options.retryMs ?? 2000);
-      yield* withHeartbeat(stream.pipeline(abort.signal), options, stream.ndjson);
-    } catch (err) {
-      if (!abort.signal.aborted) {
-        const clientError = streamError(err);
-        stream.logger.error({ err, code: clientError.code }, 'stream ended by an error');
-        if (!stream.ndjson) yield encodeEvent('error', undefined, JSON.stringify(clientError));
-      }
-    } finally {
-      abort.abort(new Error('stream ended'));
-      await stream.release().catch(() => {});
-      stream.emit('consumer.disconnect', {});
-    }
-  }
-  return new Response(webSink(body(), { onCancel: () => abort.abort(new Error('client disconnected')) }), {
-    status: 200,
-    headers: {
-      'content-type': stream.ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-    },
-  });
+  const stream = new StreamLife(prepared, options, undefined);
+  if (request.signal?.aborted) stream.end('client disconnected');
+  request.signal?.addEventListener('abort', () => stream.end('client disconnected'), { once: true });
+  const headers = streamHeaders(prepared.ndjson);
+  delete headers.connection; // a hop-by-hop header: fetch-style runtimes set it themselves
+  return new Response(webSink(stream.chunks(), { onCancel: () => stream.end('client disconnected') }), { status: 200, headers });
 }

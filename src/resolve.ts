@@ -11,7 +11,7 @@ import type { StartRequest } from './position.js';
 import type { Position } from './types.js';
 
 export interface ResolveOptions {
-  /** Only these topics may be streamed. */
+  /** Only these topics may be streamed. Without it, every topic but Kafka's internal `__` ones. */
   allowedTopics?: string[] | undefined;
   /** Start of topics and assignments that name no position (ms epoch); otherwise they start at the latest offset. */
   atTimestamp?: number | undefined;
@@ -25,10 +25,9 @@ export async function resolveStart(
 ): Promise<Position[]> {
   const requested = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
   const allowed = options.allowedTopics ? new Set(options.allowedTopics) : undefined;
-  if (allowed) {
-    const refused = requested.find((t) => !allowed.has(t));
-    if (refused !== undefined) throw new TopicNotAllowedError(`Topic ${refused} is not available for streaming`, { topic: refused });
-  }
+  // Kafka's internal topics (__consumer_offsets, __transaction_state, …) only when named in allowedTopics.
+  const refused = requested.find((t) => (allowed ? !allowed.has(t) : t.startsWith('__')));
+  if (refused !== undefined) throw new TopicNotAllowedError(`Topic ${refused} is not available for streaming`, { topic: refused });
   const existing = await client.topicPartitions(allowed ? [...new Set([...requested, ...allowed])] : requested);
   if (allowed && ![...allowed].some((t) => existing.has(t))) {
     throw new NoTopicsAvailableError('None of the topics this server may stream exists');

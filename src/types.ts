@@ -78,5 +78,7 @@ export interface Logger {
 /** The parts of an HTTP request kafka-sse reads. */
 export interface RequestLike {
   headers: IncomingHttpHeaders;
+  /** The request URL (path and query, or absolute); read for `?lastEventId=`. */
+  url?: string | undefined;
   socket?: { remoteAddress?: string | undefined };
 }

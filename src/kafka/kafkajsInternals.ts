@@ -63,8 +63,13 @@ interface RawRequestQueue {
   scheduleCheckPendingRequests(): void;
 }
 
+interface RawConnection {
+  requestQueue?: RawRequestQueue;
+  connect(): Promise<boolean>;
+}
+
 interface RawConnectionPoolBuilder {
-  build(options?: unknown): Promise<{ pool?: Array<{ requestQueue?: RawRequestQueue }> }>;
+  build(options?: unknown): Promise<{ pool?: RawConnection[] }>;
 }
 
 export interface ClusterOptions {
@@ -105,17 +110,21 @@ export function createCluster(kafka: Kafka): RawCluster {
   assertSupportedKafkajs(kafka);
   const hook = createClusterHook(kafka)!;
   const cluster = hook({ allowAutoTopicCreation: false, maxInFlightRequests: null, metadataMaxAge: 300_000 });
-  stopIdleSpin(cluster);
+  patchConnections(cluster);
   return cluster;
 }
 
 /**
- * kafkajs 2.2.4 re-arms a 1 ms timer after every response even when no request waits and nothing is
- * throttled (kafkajs issues #1556, #1704), so each connection spins a timer forever: ~3 % of a core per
- * idle process here. On the connections of our clusters only (never the user's own producers and
- * consumers), the check is scheduled only when a request is pending or the broker throttles us.
+ * Two kafkajs 2.2.4 defects, mended on the connections of our clusters only (never on the user's own
+ * producers and consumers):
+ * - it re-arms a 1 ms timer after every response even when no request waits and nothing is throttled
+ *   (kafkajs issues #1556, #1704), so each connection spins a timer forever: ~3 % of a core per idle
+ *   process here. The check is now scheduled only when a request is pending or the broker throttles us;
+ * - `Connection.connect` has no guard against concurrent calls, so streams whose first fetches start
+ *   together each open a socket and all but the last are orphaned (never closed on disconnect). Concurrent
+ *   callers now share one connect.
  */
-function stopIdleSpin(cluster: RawCluster): void {
+function patchConnections(cluster: RawCluster): void {
   const builder = cluster.brokerPool.connectionPoolBuilder;
   if (!builder || typeof builder.build !== 'function') {
     throw new Error('kafkajs no longer builds connection pools as expected; see src/kafka/kafkajsInternals.ts');
@@ -132,6 +141,14 @@ function stopIdleSpin(cluster: RawCluster): void {
       queue.scheduleCheckPendingRequests = function (this: RawRequestQueue) {
         if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
         schedule.call(this);
+      };
+      const connect = connection.connect;
+      let connecting: Promise<boolean> | undefined;
+      connection.connect = function (this: RawConnection) {
+        connecting ??= connect.call(this).finally(() => {
+          connecting = undefined;
+        });
+        return connecting;
       };
     }
     return connectionPool;

@@ -5,10 +5,10 @@ import { encodeComment } from './sseEncode.js';
  * proxies and load balancers keep an idle stream open. Never pulls the source ahead of the consumer.
  */
 export function heartbeat(intervalMs: number, comment = 'heartbeat') {
-  return async function* (source: AsyncIterable<string>): AsyncGenerator<string> {
+  return async function* <T extends string | Uint8Array>(source: AsyncIterable<T>): AsyncGenerator<T | string> {
     const iterator = source[Symbol.asyncIterator]();
     const beat = encodeComment(comment);
-    let pending: Promise<IteratorResult<string>> | undefined;
+    let pending: Promise<IteratorResult<T>> | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       for (;;) {
