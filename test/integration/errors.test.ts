@@ -138,3 +138,16 @@ test('when the client disconnects the handler settles promptly and the per-conne
   assert.equal(server.finished, 1, 'kafkaSse did not settle within 2 s of the disconnect');
   assert.deepEqual(ended, ['client disconnected']);
 });
+
+test("Kafka's internal topics are refused unless allowedTopics names them", async () => {
+  const server = await startServer({ kafka });
+  const viaHeader = { 'Last-Event-ID': JSON.stringify([{ topic: '__consumer_offsets', partition: 0, offset: 0 }]) };
+  for (const headers of [{}, viaHeader] as Array<Record<string, string>>) {
+    const { status, body } = await getJson(`${server.url}/__consumer_offsets`, headers);
+    assert.equal(status, 404);
+    assert.equal(body.code, 'KSSE_TOPIC_NOT_ALLOWED');
+  }
+  const allowed = await startServer({ kafka, allowedTopics: ['__consumer_offsets'] });
+  const res = await readRaw(`${allowed.url}/__consumer_offsets`, { until: (t) => t.includes('id: ') });
+  assert.equal(res.status, 200);
+});

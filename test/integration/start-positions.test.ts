@@ -142,3 +142,14 @@ test('useTimestampForId puts the last delivered timestamp + 1 in ids, and timest
   const resumed = await collectEvents(`${server.url}/x`, { lastEventId: events[1]!.lastEventId, until: (e) => e.length >= 1 });
   assert.equal(JSON.parse(resumed.events[0]!.data).n, 2);
 });
+
+test('?lastEventId= stands in for the header (browsers cannot set it on a new EventSource); the header wins', async () => {
+  const topic = await createTopic(1);
+  await produce(topic, [0, 1, 2].map((n) => ({ partition: 0, value: { n } })));
+  const server = await startServer(options, (req) => new URL(req.url ?? '/', 'http://x').pathname.slice(1));
+  const fromQuery = encodeURIComponent(id([{ topic, partition: 0, offset: 2 }]));
+  const { events } = await collectEvents(`${server.url}/${topic}?lastEventId=${fromQuery}`, { until: (e) => e.length >= 1 });
+  assert.deepEqual(kafkaCoordinates(events), [[0, 2]]);
+  const both = await startId(`${server.url}/${topic}?lastEventId=${fromQuery}`, { 'Last-Event-ID': id([{ topic, partition: 0, offset: 1 }]) });
+  assert.deepEqual(both, [{ topic, partition: 0, offset: 1 }]);
+});
