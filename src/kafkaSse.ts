@@ -73,6 +73,8 @@ export interface KafkaSseOptions extends ParseLimits {
   setupTimeoutMs?: number;
   /** Called once per stream that started, when it ends: for logs and metrics. */
   onStreamEnd?: (summary: StreamSummary) => void;
+  /** Called as each chunk goes to the client, with the events and bytes it holds: for live metrics. */
+  onProgress?: (sent: { events: number; bytes: number }) => void;
   /** Called once per request refused before streaming. */
   onRequestError?: (error: KafkaSseError, req: RequestLike) => void;
 }
@@ -390,7 +392,7 @@ class StreamLife {
         counters.bytes += Buffer.byteLength(preamble);
         yield preamble;
       }
-      yield* measured(withHeartbeat(prepared.pipeline(this.abort.signal, counters), options, ndjson), counters);
+      yield* measured(withHeartbeat(prepared.pipeline(this.abort.signal, counters), options, ndjson), counters, options.onProgress);
     } catch (err) {
       if (!this.abort.signal.aborted) {
         const clientError = streamError(err);
@@ -449,9 +451,19 @@ async function* counted<R>(source: AsyncIterable<RecordBatch<R>>, counters: Stre
 }
 
 /** Counts the bytes going to the client. */
-async function* measured(source: AsyncIterable<string | Uint8Array>, counters: StreamCounters): AsyncGenerator<string | Uint8Array> {
+async function* measured(
+  source: AsyncIterable<string | Uint8Array>,
+  counters: StreamCounters,
+  onProgress?: KafkaSseOptions['onProgress'],
+): AsyncGenerator<string | Uint8Array> {
+  let reportedEvents = counters.events;
   for await (const chunk of source) {
-    counters.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    counters.bytes += bytes;
+    if (onProgress) {
+      onProgress({ events: counters.events - reportedEvents, bytes });
+      reportedEvents = counters.events;
+    }
     yield chunk;
   }
 }

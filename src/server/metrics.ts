@@ -1,13 +1,12 @@
 // Prometheus metrics for `GET /metrics`, fed only by the library's public hooks (`onStreamEnd`,
-// `onRequestError`, `kafkaEventHandlers`, a `transform` stage), as any application could wire them.
+// `onRequestError`, `kafkaEventHandlers`, `onProgress`), as any application could wire them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KafkaSseOptions, StreamSummary } from '../index.js';
-import type { DeserializedRecord, RecordBatch } from '../types.js';
 
 export interface ServerMetrics {
   readonly registry: Registry;
   /** Library options that feed the metrics; merged into the server's options object. */
-  readonly hooks: Required<Pick<KafkaSseOptions, 'onStreamEnd' | 'onRequestError' | 'kafkaEventHandlers' | 'transform'>>;
+  readonly hooks: Required<Pick<KafkaSseOptions, 'onStreamEnd' | 'onRequestError' | 'kafkaEventHandlers' | 'onProgress'>>;
   /** The exposition text and its content type. */
   render(): Promise<{ body: string; contentType: string }>;
 }
@@ -64,11 +63,8 @@ export function createServerMetrics(): ServerMetrics {
       onRequestError(error) {
         errors.inc({ code: error.code });
       },
-      async *transform(source: AsyncIterable<RecordBatch<DeserializedRecord>>) {
-        for await (const batch of source) {
-          events.inc(batch.records.length);
-          yield batch;
-        }
+      onProgress(sent) {
+        if (sent.events > 0) events.inc(sent.events);
       },
     },
     async render() {

@@ -231,7 +231,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
     authorize: guardInternalTopics(options.allowedTopics, authorize),
     kafkaEventHandlers: metrics.hooks.kafkaEventHandlers,
-    transform: metrics.hooks.transform,
+    onProgress: metrics.hooks.onProgress,
     onStreamEnd(summary) {
       metrics.hooks.onStreamEnd(summary);
       options.onStreamEnd?.(summary);
