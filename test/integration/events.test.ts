@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { KafkaInstrumentationEvent, Logger } from '../../src/index.js';
 import { createTopic, fixtureKafka, produce } from '../helpers/kafka.js';
 import { collectEvents, kafkaCoordinates, readRaw, sharedKafka, startServer } from '../helpers/sse.js';
+import { until } from '../helpers/wait.js';
 
 const kafka = sharedKafka();
 const from0 = (topic: string, partitions = 1) =>
@@ -158,7 +159,7 @@ test('kafkaEventHandlers receive consumer events; connections are named after x-
     headers: { 'x-request-id': 'req-42' },
     until: (e) => e.length >= 1,
   });
-  await waitFor(() => received.some((e) => e.type === 'consumer.disconnect'));
+  await until(() => received.some((e) => e.type === 'consumer.disconnect'), 'the disconnect event');
   const types = new Set(received.map((e) => e.type));
   assert.ok(types.has('consumer.connect') && types.has('consumer.fetch') && types.has('consumer.disconnect'), [...types].join());
   assert.ok(received.every((e) => e.payload.connectionId === 'req-42'));
@@ -186,17 +187,10 @@ test('a per-connection client from kafkaConfig is named KafkaSSE-<connection id>
     headers: { 'x-request-id': 'abc-123' },
     until: (e) => e.length >= 1,
   });
-  await waitFor(() => server.finished === 1);
+  await until(() => server.finished === 1, 'the handler settling');
   assert.ok(clientIds.includes('KafkaSSE-abc-123'), `client ids seen: ${[...new Set(clientIds)].join()}`);
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('the eventsource client itself carries skipped positions across a reconnect (position events)', async () => {
   const topic = await createTopic(1);
@@ -221,7 +215,7 @@ test('the eventsource client itself carries skipped positions across a reconnect
       });
     });
     server.cutAll();
-    await waitFor(() => server.lastEventIds.length >= 2);
+    await until(() => server.lastEventIds.length >= 2, 'the reconnection');
     assert.deepEqual(JSON.parse(server.lastEventIds[1]!), [{ topic, partition: 0, offset: 10_000 }]);
   } finally {
     es.close();

@@ -9,6 +9,7 @@ import { closeSharedClient, type KafkaSseOptions } from '../../src/index.js';
 import { startCli } from '../e2e/helpers/cliProcess.js';
 import { brokerFaultsSkip, startPrivateBroker, type PrivateBroker } from '../helpers/privateBroker.js';
 import { readRaw, startServer } from '../helpers/sse.js';
+import { delay, eventually } from '../helpers/wait.js';
 
 const skip = brokerFaultsSkip;
 // Started at the top level: `after` hooks registered inside a `before` hook run as soon as that hook ends.
@@ -17,16 +18,6 @@ const broker = (skip ? undefined : await startPrivateBroker()) as PrivateBroker;
 /** The kafkajs settings the CLI uses (src/server/server.ts): a short connection timeout and one retry. */
 const FAIL_FAST: Partial<KafkaConfig> = { connectionTimeout: 1000, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 } };
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves once `check()` holds, polling every 20 ms; rejects after `timeoutMs` with `describe()`. */
-async function eventually(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${describe()}`);
-    await delay(20);
-  }
-}
 
 interface Acked {
   partition: number;

@@ -8,10 +8,9 @@ import { logLevel } from 'kafkajs';
 import { sharedClient, type KafkaSseOptions, type StreamSummary } from '../../src/index.js';
 import { createTopic, produce, testBrokers } from '../helpers/kafka.js';
 import { sharedKafka, startServer } from '../helpers/sse.js';
+import { delay } from '../helpers/wait.js';
 
 const RELEASE_MS = 1000;
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Active handles and requests of this process, by type (`Timeout`, `TCPSocketWrap`, …). */
 function resources(): Map<string, number> {
   const counts = new Map<string, number>();

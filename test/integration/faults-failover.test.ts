@@ -8,17 +8,8 @@ import { after, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { startCli } from '../e2e/helpers/cliProcess.js';
 import { createTopic, fixtureKafka } from '../helpers/kafka.js';
+import { delay, eventually } from '../helpers/wait.js';
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves once `check()` holds, polling every 20 ms; rejects after `timeoutMs` with `describe()`. */
-async function eventually(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${describe()}`);
-    await delay(20);
-  }
-}
 
 interface Balancer {
   url: string;

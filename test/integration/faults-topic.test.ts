@@ -8,18 +8,8 @@ import type { StreamSummary } from '../../src/index.js';
 import { openStream, parseSse } from '../e2e/helpers/cliProcess.js';
 import { createTopic, fixtureKafka, produce } from '../helpers/kafka.js';
 import { sharedKafka, startServer } from '../helpers/sse.js';
+import { delay, within } from '../helpers/wait.js';
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 test('a topic deleted mid-stream: an SSE error event KSSE_TOPIC_DELETED, the stream ends, a reconnect gets 404, and the topic is not recreated', async (t) => {
   const topic = await createTopic(2, 'faults-deleted');

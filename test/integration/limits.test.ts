@@ -12,6 +12,7 @@ import { parseCli, type ServeConfig } from '../../src/server/config.js';
 import { createKafkaSseServer, type KafkaSseServerOptions } from '../../src/server/server.js';
 import { createTopics, messageOffsets, openStream, parseSse } from '../e2e/helpers/cliProcess.js';
 import { fixtureKafka, produce, testBrokers } from '../helpers/kafka.js';
+import { until } from '../helpers/wait.js';
 
 const [topicA, topicB, lifeTopic] = (await createTopics([
   { prefix: 'limits-a', partitions: 2 },
@@ -42,14 +43,6 @@ async function startServer(options: KafkaSseServerOptions = {}, warm = false) {
   return { server, port, url, logs };
 }
 
-/** Polls `check` every 20 ms until it holds (bounded): for server-side state that no event reports. */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface HttpStream {
   status: number;

@@ -11,6 +11,7 @@ import { createKafkaSseServer, type KafkaSseServerOptions } from '../../src/serv
 import { createTopics, messageOffsets, openStream, parseSse } from '../e2e/helpers/cliProcess.js';
 import { fixtureKafka, produce, testBrokers } from '../helpers/kafka.js';
 import { sharedKafka, startServer as startLibraryServer } from '../helpers/sse.js';
+import { until } from '../helpers/wait.js';
 
 const [topic, skipTopic, deleteMe] = (await createTopics([
   { prefix: 'obs', partitions: 2 },
@@ -35,13 +36,6 @@ async function startServer(options: KafkaSseServerOptions = {}) {
   return { server, port, url: `http://127.0.0.1:${port}`, logs };
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Every sample of a Prometheus text exposition, by series (name plus labels). */
 function samples(text: string): Map<string, number> {

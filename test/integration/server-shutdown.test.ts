@@ -6,16 +6,8 @@ import { after, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { createTopic, fixtureKafka } from '../helpers/kafka.js';
 import { openStream, startCli } from '../e2e/helpers/cliProcess.js';
+import { within } from '../helpers/wait.js';
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 test('SIGTERM ends every stream cleanly and exits 0 within 5 s; the client resumes on another instance exactly once', async () => {
   const topic = await createTopic(2, 'shutdown');

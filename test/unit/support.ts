@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { setImmediate as macrotask } from 'node:timers/promises';
 import { KafkaSseError } from '../../src/errors.js';
 import type { DeserializedRecord, KafkaRecord, Logger } from '../../src/types.js';
+import { within } from '../helpers/wait.js';
+
+export { within };
 
 /** A Kafka record as the client would hand it over; `value` objects are JSON-encoded. */
 export function kafkaRecord(init: Partial<Omit<KafkaRecord, 'value' | 'key'>> & { value?: unknown; key?: string | Buffer | null } = {}): KafkaRecord {
@@ -95,14 +98,6 @@ export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
-/** Rejects if `promise` takes longer than `ms`: a bound on "promptly", never a wait for an outcome. */
-export function within<T>(promise: Promise<T>, ms = 2000, what = 'operation'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** An async source that counts how often it was pulled and whether it was closed. */
 export function countingSource<T>(items: T[]): AsyncIterable<T> & { pulls: number; finished: boolean } {
