@@ -49,14 +49,8 @@ export function recordingLogger(calls: LogCall[] = []): Logger & { calls: LogCal
   };
 }
 
-/** Asserts that `fn` throws a KafkaSseError with this stable code and HTTP status; returns it. */
-export function assertThrowsCode(fn: () => unknown, code: string, status: number): KafkaSseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
+/** Asserts that `caught` is a KafkaSseError with this stable code and HTTP status; returns it. */
+function assertCode(caught: unknown, code: string, status: number): KafkaSseError {
   assert.ok(caught !== undefined, `expected ${code} to be thrown, but nothing was`);
   assert.ok(caught instanceof KafkaSseError, `expected a KafkaSseError, got ${String(caught)}`);
   assert.equal(caught.code, code, `wrong code (message: ${caught.message})`);
@@ -64,19 +58,24 @@ export function assertThrowsCode(fn: () => unknown, code: string, status: number
   return caught;
 }
 
+/** Asserts that `fn` throws a KafkaSseError with this stable code and HTTP status; returns it. */
+export function assertThrowsCode(fn: () => unknown, code: string, status: number): KafkaSseError {
+  try {
+    fn();
+  } catch (err) {
+    return assertCode(err, code, status);
+  }
+  return assertCode(undefined, code, status);
+}
+
 /** Async variant of assertThrowsCode. */
 export async function assertRejectsCode(promise: Promise<unknown>, code: string, status: number): Promise<KafkaSseError> {
-  let caught: unknown;
   try {
     await promise;
   } catch (err) {
-    caught = err;
+    return assertCode(err, code, status);
   }
-  assert.ok(caught !== undefined, `expected ${code} to be thrown, but nothing was`);
-  assert.ok(caught instanceof KafkaSseError, `expected a KafkaSseError, got ${String(caught)}`);
-  assert.equal(caught.code, code, `wrong code (message: ${caught.message})`);
-  assert.equal(caught.status, status);
-  return caught;
+  return assertCode(undefined, code, status);
 }
 
 /**
