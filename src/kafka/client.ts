@@ -120,12 +120,6 @@ class TailPoller {
             if (!seen || p.offset < seen.offset) merged.set(k, { ...p });
           }
         }
-        const byTopic = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
-        for (const p of merged.values()) {
-          const list = byTopic.get(p.topic) ?? [];
-          list.push({ partition: p.partition, fetchOffset: String(p.offset), maxBytes: this.partitionMaxBytes });
-          byTopic.set(p.topic, list);
-        }
         let response: RawFetchResponse;
         try {
           this.fetches++;
@@ -134,7 +128,7 @@ class TailPoller {
             maxWaitTime: this.maxWaitMs,
             minBytes: 1,
             maxBytes: Math.min(this.partitionMaxBytes * merged.size, 50 * 1024 * 1024),
-            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+            topics: fetchTopics([...merged.values()], this.partitionMaxBytes),
           });
         } catch (err) {
           for (const w of this.waiters) w.reject(err);
@@ -288,12 +282,8 @@ export class KafkaClient {
     const out = new Map<string, number>();
     for (const [leader, group] of await this.groupByLeader(items)) {
       const broker = await this.direct.findBroker({ nodeId: leader });
-      const byTopic = new Map<string, Array<{ partition: number; timestamp: string }>>();
-      for (const { topic, partition, timestamp } of group) {
-        byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition, timestamp }]);
-      }
       const { responses } = await broker.listOffsets({
-        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        topics: byTopic(group, ({ partition, timestamp }) => ({ partition, timestamp })),
       });
       for (const { topic, partitions } of responses) {
         for (const { partition, offset } of partitions) out.set(key(topic, partition), Number(offset));
@@ -348,7 +338,7 @@ export class KafkaClient {
               maxWaitTime: 0,
               minBytes: 1,
               maxBytes: this.tuning.partitionMaxBytes * group.length,
-              topics: topicsOf(group, this.tuning.partitionMaxBytes),
+              topics: fetchTopics(group, this.tuning.partitionMaxBytes),
             });
             return slice(response, group);
           }),
@@ -438,12 +428,20 @@ export class KafkaClient {
   }
 }
 
-function topicsOf(group: Position[], maxBytes: number) {
-  const byTopic = new Map<string, Array<{ partition: number; fetchOffset: string; maxBytes: number }>>();
-  for (const p of group) {
-    byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition, fetchOffset: String(p.offset), maxBytes }]);
+/** Groups per-partition request entries by topic, the shape Kafka's requests take. */
+function byTopic<I extends { topic: string }, P>(items: I[], entry: (item: I) => P): Array<{ topic: string; partitions: P[] }> {
+  const groups = new Map<string, P[]>();
+  for (const item of items) {
+    const list = groups.get(item.topic);
+    if (list) list.push(entry(item));
+    else groups.set(item.topic, [entry(item)]);
   }
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+  return [...groups].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+/** The `topics` of a fetch request reading each position, `maxBytes` per partition. */
+function fetchTopics(positions: Position[], maxBytes: number) {
+  return byTopic(positions, (p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes }));
 }
 
 function isTransient(err: unknown): boolean {
