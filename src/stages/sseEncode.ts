@@ -1,4 +1,4 @@
-import type { DeserializedRecord, TrackedBatch } from '../types.js';
+import type { DeserializedRecord, TrackedBatch, TrackedRecord } from '../types.js';
 import { RawJsonRecord } from './rawJsonRecord.js';
 
 export interface SseEncodeOptions {
@@ -45,42 +45,27 @@ export function encodePosition(id: string, eventType: string | null = 'position'
 }
 
 /**
- * Encodes each batch as one string of SSE events (`event: message`, `id: <positions>`,
- * `data: <JSON of record.message>`). When records were dropped upstream (skipped, filtered), the client
- * still learns its new position through a position block; those are throttled, and flushed when the
- * stream starts and whenever it catches up (an idle batch).
+ * The part both encoders share: per batch, the records' events (built by `encodeRecords`, with the position
+ * block `trailer` appended when the batch id moved past its last record), or, for a batch without
+ * records, a throttled position block, flushed when the stream starts and whenever it catches up.
  */
-export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOptions = {}) {
+function batchEncoder<R extends DeserializedRecord, C>(
+  options: SseEncodeOptions,
+  encodeRecords: (records: TrackedRecord<R>[], eventHead: string, trailer: string) => C,
+) {
   const interval = options.idOnlyIntervalMs ?? 250;
-  const eventType = options.eventType ?? 'message';
+  const eventHead = `event: ${options.eventType ?? 'message'}\nid: `;
   const positionEvent = options.positionEvent === undefined ? 'position' : options.positionEvent;
-  return async function* (source: AsyncIterable<TrackedBatch<R>>): AsyncGenerator<string> {
+  return async function* (source: AsyncIterable<TrackedBatch<R>>): AsyncGenerator<C | string> {
     let sentId: string | undefined;
     let sentAt = 0;
-    // encodeEvent's output, inlined: JSON.stringify escapes every CR and LF, so its output is one line
-    // and needs no splitting into several `data:` fields.
-    const eventHead = `event: ${eventType}\nid: `;
     for await (const batch of source) {
       if (batch.records.length > 0) {
-        // The chunk's pieces, joined once: a string built with += is a rope that writing (and counting
-        // its bytes) must first flatten, which costs more than the join.
-        const parts: string[] = [];
-        for (const { record, id } of batch.records) {
-          parts.push(eventHead, id, DATA);
-          // A record the default deserializer let through unparsed (and nobody has parsed since) is sent
-          // from its raw bytes: checked to hold no CR or LF, so it is one line too.
-          if (record instanceof RawJsonRecord && !record.materialized) record.pushJson(parts);
-          else parts.push(JSON.stringify(record.message) ?? 'null');
-          parts.push(END);
-        }
-        let chunk = parts.join('');
-        sentId = batch.records[batch.records.length - 1]!.id;
+        const lastId = batch.records[batch.records.length - 1]!.id;
+        const trailer = lastId === batch.id ? '' : encodePosition(batch.id, positionEvent);
+        sentId = batch.id;
         sentAt = Date.now();
-        if (sentId !== batch.id) {
-          chunk += encodePosition(batch.id, positionEvent);
-          sentId = batch.id;
-        }
-        yield chunk;
+        yield encodeRecords(batch.records, eventHead, trailer);
       } else if (sentId !== batch.id && (batch.idle || Date.now() - sentAt >= interval)) {
         sentId = batch.id;
         sentAt = Date.now();
@@ -90,76 +75,78 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
   };
 }
 
+/**
+ * Encodes each batch as one string of SSE events (`event: message`, `id: <positions>`,
+ * `data: <JSON of record.message>`). When records were dropped upstream (skipped, filtered), the client
+ * still learns its new position through a position block; those are throttled, and flushed when the
+ * stream starts and whenever it catches up (an idle batch).
+ */
+export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOptions = {}) {
+  return batchEncoder<R, string>(options, (records, eventHead, trailer) => {
+    // The chunk's pieces, joined once: a string built with += is a rope that writing (and counting its
+    // bytes) must first flatten, which costs more than the join. encodeEvent's output is inlined:
+    // JSON.stringify escapes every CR and LF, so its output is one line and needs one `data:` field.
+    const parts: string[] = [];
+    for (const { record, id } of records) {
+      parts.push(eventHead, id, DATA);
+      // A record the default deserializer let through unparsed (and nobody has parsed since) is sent
+      // from its raw bytes: checked to hold no CR or LF, so it is one line too.
+      if (record instanceof RawJsonRecord && !record.materialized) record.pushJson(parts);
+      else parts.push(JSON.stringify(record.message) ?? 'null');
+      parts.push(END);
+    }
+    parts.push(trailer);
+    return parts.join('');
+  });
+}
 
 /**
  * `sseEncode`, yielding each batch of records as one Buffer (position blocks alone stay strings), byte for
  * byte the same output: records the default deserializer let through unparsed are copied from their value
- * bytes, with no UTF-8 decoding, joining and re-encoding on the way. Not used by `kafkaSse` yet: its
- * internal chunk types are strings (see docs/performance.md, "Open").
+ * bytes, with no UTF-8 decoding, joining and re-encoding on the way. `kafkaSse` uses it on its raw-JSON
+ * fast path.
  */
 export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeOptions = {}) {
-  const interval = options.idOnlyIntervalMs ?? 250;
-  const eventType = options.eventType ?? 'message';
-  const positionEvent = options.positionEvent === undefined ? 'position' : options.positionEvent;
-  return async function* (source: AsyncIterable<TrackedBatch<R>>): AsyncGenerator<string | Buffer> {
-    let sentId: string | undefined;
-    let sentAt = 0;
-    const eventHead = `event: ${eventType}\nid: `;
-    const heads: string[] = [];
-    const tails: string[] = [];
-    for await (const batch of source) {
-      if (batch.records.length > 0) {
-        const records = batch.records;
-        const n = records.length;
-        // Per record: a head string (event, id, `data: ` and, off the fast path, the JSON), the raw value
-        // (or null) and a tail string (`_kafka` and the blank line).
-        heads.length = n;
-        tails.length = n;
-        let size = 0;
-        for (let i = 0; i < n; i++) {
-          const { record, id } = records[i]!;
-          if (record instanceof RawJsonRecord && !record.materialized) {
-            const head = `${eventHead}${id}${DATA}`;
-            const tail = record.jsonTail();
-            heads[i] = head;
-            tails[i] = tail;
-            size += Buffer.byteLength(head) + record.raw.length - 1 + Buffer.byteLength(tail);
-          } else {
-            const head = `${eventHead}${id}${DATA}${JSON.stringify(record.message) ?? 'null'}${END}`;
-            heads[i] = head;
-            tails[i] = '';
-            size += Buffer.byteLength(head);
-          }
-        }
-        sentId = records[n - 1]!.id;
-        sentAt = Date.now();
-        let position = '';
-        if (sentId !== batch.id) {
-          position = encodePosition(batch.id, positionEvent);
-          sentId = batch.id;
-          size += Buffer.byteLength(position);
-        }
-        const chunk = Buffer.allocUnsafe(size);
-        let at = 0;
-        for (let i = 0; i < n; i++) {
-          at += chunk.write(heads[i]!, at);
-          const tail = tails[i]!;
-          if (tail !== '') {
-            const raw = (records[i]!.record as unknown as RawJsonRecord).raw;
-            chunk.set(raw, at);
-            at += raw.length - 1;
-            at += chunk.write(tail, at);
-          }
-        }
-        if (position !== '') at += chunk.write(position, at);
-        heads.length = 0;
-        tails.length = 0;
-        yield chunk;
-      } else if (sentId !== batch.id && (batch.idle || Date.now() - sentAt >= interval)) {
-        sentId = batch.id;
-        sentAt = Date.now();
-        yield encodePosition(batch.id, positionEvent);
+  const heads: string[] = [];
+  const raws: Array<Buffer | undefined> = [];
+  const tails: string[] = [];
+  return batchEncoder<R, Buffer>(options, (records, eventHead, trailer) => {
+    const n = records.length;
+    // Per record: a head string (event, id, `data: ` and, off the fast path, the JSON), the raw value
+    // (or nothing) and a tail string (`_kafka` and the blank line).
+    heads.length = n;
+    raws.length = n;
+    tails.length = n;
+    let size = Buffer.byteLength(trailer);
+    for (let i = 0; i < n; i++) {
+      const { record, id } = records[i]!;
+      if (record instanceof RawJsonRecord && !record.materialized) {
+        heads[i] = `${eventHead}${id}${DATA}`;
+        raws[i] = record.raw;
+        tails[i] = record.jsonTail();
+        size += Buffer.byteLength(heads[i]!) + record.raw.length - 1 + Buffer.byteLength(tails[i]!);
+      } else {
+        heads[i] = `${eventHead}${id}${DATA}${JSON.stringify(record.message) ?? 'null'}${END}`;
+        raws[i] = undefined;
+        tails[i] = '';
+        size += Buffer.byteLength(heads[i]!);
       }
     }
-  };
+    const chunk = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      at += chunk.write(heads[i]!, at);
+      const raw = raws[i];
+      if (raw !== undefined) {
+        chunk.set(raw, at);
+        at += raw.length - 1;
+        at += chunk.write(tails[i]!, at);
+      }
+    }
+    if (trailer !== '') chunk.write(trailer, at);
+    heads.length = 0;
+    raws.length = 0;
+    tails.length = 0;
+    return chunk;
+  });
 }
