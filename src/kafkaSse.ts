@@ -171,7 +171,7 @@ async function prepare(
   // The header, or `?lastEventId=` for browsers reopening an EventSource (they cannot set the header).
   const lastEventId = headerValue(req, 'last-event-id') ?? queryParameter(req.url, 'lastEventId');
   const request =
-    lastEventId !== undefined ? parseLastEventId(lastEventId, options) : parseAssignments(normalize(assignments), options);
+    lastEventId !== undefined ? parseLastEventId(lastEventId, options) : parseAssignments(assignments, options);
   const at = atTimestamp === undefined ? undefined : parseTimestamp(atTimestamp);
   const ndjson = wantsNdjson(req);
   const topics = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
@@ -204,7 +204,6 @@ async function prepare(
       options.setupTimeoutMs ?? 4000,
     );
     emit('consumer.connect', { positions });
-    const deserializeStage = deserialize(options.deserializer, logger);
     const filterer = options.filterer;
     const transform = options.transform;
     return {
@@ -221,7 +220,7 @@ async function prepare(
         // The default pipeline (default deserializer, no filterer, no transform, SSE): nothing reads the
         // records before sseEncode, so plain JSON values go through unparsed (docs/performance.md).
         const raw = !ndjson && !filterer && !transform && options.deserializer === undefined;
-        const deserialized = (raw ? deserialize(undefined, logger, { rawJson: true }) : deserializeStage)(source);
+        const deserialized = (raw ? deserialize(undefined, logger, { rawJson: true }) : deserialize(options.deserializer, logger))(source);
         const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
         const transformed = counted(transform ? transform(filtered) : filtered, counters);
         if (ndjson) return ndjsonEncode()(transformed);
@@ -255,11 +254,6 @@ async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
 function queryParameter(url: string | undefined, name: string): string | undefined {
   if (url === undefined || !url.includes(`${name}=`)) return undefined;
   return new URL(url, 'http://localhost').searchParams.get(name) ?? undefined;
-}
-
-function normalize(assignments: unknown): unknown {
-  if (Array.isArray(assignments)) return assignments.map((a: unknown) => (typeof a === 'string' ? a : (a as Assignment)));
-  return assignments;
 }
 
 function defaultConnectErrorHandler(error: KafkaSseError, _req: IncomingMessage, res: ServerResponse): void {
