@@ -164,14 +164,19 @@ test('a client that vanishes while its stream drains history into a full socket:
       // Read a little, then stop reading: the server's writes back up until it waits for `drain`.
       await stream.until((text) => text.includes('"offset":100,'));
       stream.socket.pause();
+      // Quiet means no new fetch for 500 ms: a single fetch round trip on a busy machine can take far
+      // longer than one 10 ms poll, so a short window would mistake a slow fetch for backpressure.
       let before = -1;
+      let changedAt = Date.now();
       await settles(() => {
         const now = client.directFetches;
-        const steady = now === before;
-        before = now;
-        return steady ? [] : ['the stream is still fetching'];
-      }, 10_000);
-      await delay(100); // no fetch for 100 ms: the stream sits in backpressure
+        if (now !== before) {
+          before = now;
+          changedAt = Date.now();
+        }
+        return Date.now() - changedAt >= 500 ? [] : ['the stream is still fetching'];
+      }, 15_000);
+      await delay(100); // and none in the next 100 ms either: the stream sits in backpressure
       assert.equal(client.directFetches, before, 'backpressure holds the stream');
       assert.equal(client.waitingStreams, 0, 'a stream draining history is not in a long-poll');
     },
