@@ -7,11 +7,11 @@ import {
   createCluster,
   isRetriable,
   kafkaErrorType,
+  fetchRecords,
   type RawBroker,
   type RawCluster,
-  type RawFetchResponse,
-  type RawMessage,
 } from './kafkajsInternals.js';
+import type { DecodedFetch, DecodedPartition } from './fetchDecoder.js';
 
 /** Records fetched from one partition for one stream, and where that stream reads next. */
 export interface FetchedPartition {
@@ -42,36 +42,26 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const EARLIEST = '-2';
 const LATEST = '-1';
 
-function toRecord(topic: string, partition: number, m: RawMessage): KafkaRecord {
-  return {
-    topic,
-    partition,
-    offset: Number(m.offset),
-    timestamp: Number(m.timestamp),
-    key: m.key,
-    value: m.value,
-    headers: m.headers,
-  };
-}
-
-/** Picks out of a fetch response what a stream at `positions` has not read yet. */
-function slice(response: RawFetchResponse, positions: Position[]): FetchedPartition[] {
+/**
+ * Picks out of a fetch response what a stream at `positions` has not read yet. A response serves several
+ * streams in the tail long-poll: the first stream to take a partition's records gets them, the others
+ * copies, since stages may change the records they are given.
+ */
+function slice(response: DecodedFetch, positions: Position[], taken?: Set<DecodedPartition>): FetchedPartition[] {
   const wanted = new Map(positions.map((p) => [key(p.topic, p.partition), p.offset]));
   const out: FetchedPartition[] = [];
   for (const { topicName, partitions } of response.responses) {
-    for (const { partition, messages } of partitions) {
-      const from = wanted.get(key(topicName, partition));
-      if (from === undefined || messages.length === 0) continue;
-      const records: KafkaRecord[] = [];
-      let nextOffset = from;
-      for (const m of messages) {
-        const offset = Number(m.offset);
-        // A compressed batch starts before the asked offset; control records (transaction markers) are skipped but passed.
-        if (offset < from) continue;
-        nextOffset = offset + 1;
-        if (!m.isControlRecord) records.push(toRecord(topicName, partition, m));
+    for (const part of partitions) {
+      const from = wanted.get(key(topicName, part.partition));
+      if (from === undefined || part.nextOffset <= from) continue;
+      let records = part.records;
+      // A batch read from its start (compressed, or the log rolled) may begin before the asked offset.
+      if (records.length > 0 && records[0]!.offset < from) records = records.filter((r) => r.offset >= from);
+      if (taken) {
+        if (taken.has(part)) records = records.map((r) => ({ ...r }));
+        else taken.add(part);
       }
-      if (nextOffset > from) out.push({ topic: topicName, partition, records, nextOffset });
+      out.push({ topic: topicName, partition: part.partition, records, nextOffset: part.nextOffset });
     }
   }
   return out;
@@ -120,11 +110,11 @@ class TailPoller {
             if (!seen || p.offset < seen.offset) merged.set(k, { ...p });
           }
         }
-        let response: RawFetchResponse;
+        let response: DecodedFetch;
         try {
           this.fetches++;
           const broker = await this.broker();
-          response = await broker.fetch({
+          response = await fetchRecords(broker, {
             maxWaitTime: this.maxWaitMs,
             minBytes: 1,
             maxBytes: Math.min(this.partitionMaxBytes * merged.size, 50 * 1024 * 1024),
@@ -135,8 +125,9 @@ class TailPoller {
           this.waiters.clear();
           break;
         }
+        const taken = new Set<DecodedPartition>();
         for (const w of [...this.waiters]) {
-          const result = slice(response, w.positions);
+          const result = slice(response, w.positions, taken);
           if (result.length > 0) {
             this.waiters.delete(w);
             w.resolve(result);
@@ -334,7 +325,7 @@ export class KafkaClient {
           [...groups].map(async ([leader, group]) => {
             const broker = await this.direct.findBroker({ nodeId: leader });
             this.directFetches++;
-            const response = await broker.fetch({
+            const response = await fetchRecords(broker, {
               maxWaitTime: 0,
               minBytes: 1,
               maxBytes: this.tuning.partitionMaxBytes * group.length,

@@ -4,6 +4,8 @@
 // the kafkajs version is pinned exactly and `assertSupportedKafkajs` fails loudly if the pin moves.
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
+import type { KafkaRecord } from '../types.js';
+import { decodeFetchV11, type DecodedFetch } from './fetchDecoder.js';
 
 const require = createRequire(import.meta.url);
 
@@ -22,7 +24,7 @@ export interface RawMessage {
 export interface RawFetchResponse {
   responses: Array<{
     topicName: string;
-    partitions: Array<{ partition: number; errorCode: number; highWatermark: string; messages: RawMessage[] }>;
+    partitions: Array<{ partition: number; errorCode: number; highWatermark: string; messages: RawMessage[]; abortedTransactions?: unknown[] }>;
   }>;
 }
 
@@ -35,13 +37,15 @@ export interface RawMetadata {
   }>;
 }
 
+export interface FetchRequest {
+  maxWaitTime: number;
+  minBytes: number;
+  maxBytes: number;
+  topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+}
+
 export interface RawBroker {
-  fetch(request: {
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
-  }): Promise<RawFetchResponse>;
+  fetch(request: FetchRequest): Promise<RawFetchResponse>;
   listOffsets(request: {
     topics: Array<{ topic: string; partitions: Array<{ partition: number; timestamp: string }> }>;
   }): Promise<{ responses: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }>;
@@ -164,4 +168,59 @@ export function kafkaErrorType(err: unknown): string | undefined {
 /** kafkajs's own verdict on whether retrying may help. */
 export function isRetriable(err: unknown): boolean {
   return (err as { retriable?: unknown } | null)?.retriable === true;
+}
+
+interface ProtocolRequest {
+  request: { apiVersion: number };
+  response: { decode(payload: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> };
+}
+type SendRequest = (this: RawBroker, request: ProtocolRequest) => Promise<unknown>;
+type LookupRequest = (apiKey: number, definition: unknown) => (options: Record<string, unknown>) => ProtocolRequest;
+
+const fetchRequests = (require('kafkajs/src/protocol/requests') as { requests: { Fetch: unknown } }).requests.Fetch;
+const FETCH_API_KEY = (require('kafkajs/src/protocol/requests/apiKeys') as { Fetch: number }).Fetch;
+// kafkajs's check of per-partition error codes (OFFSET_OUT_OF_RANGE and the rest become its errors).
+const parseFetchErrors = (require('kafkajs/src/protocol/requests/fetch/v1/response') as { parse(data: unknown): Promise<unknown> }).parse;
+const READ_COMMITTED = 1;
+
+function sendRequestOf(broker: RawBroker): SendRequest {
+  const proto = Object.getPrototypeOf(broker) as Record<symbol, unknown>;
+  const symbol = Object.getOwnPropertySymbols(proto).find((s) => s.description === 'private:Broker:sendRequest');
+  const send = symbol ? proto[symbol] : undefined;
+  if (typeof send !== 'function') throw new Error('kafkajs no longer has Broker#sendRequest; see src/kafka/kafkajsInternals.ts');
+  return send as SendRequest;
+}
+
+/**
+ * A read_committed fetch whose answer is decoded by `decodeFetchV11` (records with number offsets, no
+ * control or aborted records) when the broker speaks Fetch v11, as every broker since Kafka 2.3 does; by
+ * kafkajs's decoder otherwise, converted to the same shape. Errors are kafkajs's either way.
+ */
+export async function fetchRecords(broker: RawBroker, request: FetchRequest): Promise<DecodedFetch> {
+  const lookup = (broker as unknown as { lookupRequest: LookupRequest }).lookupRequest;
+  const protocolRequest = lookup(FETCH_API_KEY, fetchRequests)({ ...request, isolationLevel: READ_COMMITTED });
+  if (protocolRequest.request.apiVersion === 11) {
+    protocolRequest.response = { decode: decodeFetchV11 as (payload: Buffer) => Promise<unknown>, parse: parseFetchErrors };
+    return (await sendRequestOf(broker).call(broker, protocolRequest)) as DecodedFetch;
+  }
+  return fromKafkajs(await broker.fetch(request));
+}
+
+/** kafkajs's decoded fetch in `DecodedFetch`'s shape. */
+function fromKafkajs(response: RawFetchResponse): DecodedFetch {
+  return {
+    clientSideThrottleTime: 0,
+    responses: response.responses.map(({ topicName, partitions }) => ({
+      topicName,
+      partitions: partitions.map(({ partition, errorCode, highWatermark, messages }) => {
+        const records: KafkaRecord[] = [];
+        for (const m of messages) {
+          if (m.isControlRecord) continue;
+          records.push({ topic: topicName, partition, offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key, value: m.value, headers: m.headers });
+        }
+        const last = messages[messages.length - 1];
+        return { partition, errorCode, highWatermark: Number(highWatermark), records, nextOffset: last ? Number(last.offset) + 1 : -1 };
+      }),
+    })),
+  };
 }
