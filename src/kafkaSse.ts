@@ -216,7 +216,7 @@ async function prepare(
       release,
       emit,
       pipeline(signal, counters = { events: 0, bytes: 0 }) {
-        const source = consume(client, positions, { signal, onEvent: emit });
+        const source = consume(client, positions, { signal, onEvent: emit, readAhead: true });
         // The default pipeline (default deserializer, no filterer, no transform, SSE): nothing reads the
         // records before sseEncode, so plain JSON values go through unparsed (docs/performance.md).
         const raw = !ndjson && !filterer && !transform && options.deserializer === undefined;

@@ -163,7 +163,7 @@ export class KafkaClient {
     this.tail = createCluster(kafka);
     this.tuning = {
       pollMaxWaitMs: tuning.pollMaxWaitMs ?? 500,
-      partitionMaxBytes: tuning.partitionMaxBytes ?? 1024 * 1024,
+      partitionMaxBytes: tuning.partitionMaxBytes ?? 512 * 1024,
       retryWindowMs: tuning.retryWindowMs ?? 30_000,
     };
   }

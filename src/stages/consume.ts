@@ -13,11 +13,20 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /** Instrumentation: called with kafkajs-style consumer event names (`consumer.fetch`, …). */
   onEvent?: (type: string, payload: Record<string, unknown>) => void;
+  /**
+   * While catching up, start the next fetch as soon as a batch is handed on, so Kafka's answer travels
+   * while the pipeline works on the batch (default false: fetch only when pulled). At most one fetch is
+   * ahead, so a consumer that stops pulling still stops the reads, one batch later.
+   */
+  readAhead?: boolean;
 }
+
+type Fetched = Awaited<ReturnType<RecordSource['fetch']>>;
 
 /**
  * The source stage: reads the assigned partitions from `start` onwards, one batch per fetch, and pulls
- * the next fetch only when the pipeline asks for it. Yields an empty batch each time it has caught up.
+ * the next fetch only when the pipeline asks for it (or, with `readAhead`, one fetch ahead of it).
+ * Yields an empty batch each time it has caught up.
  */
 export async function* consume(
   source: RecordSource,
@@ -28,31 +37,47 @@ export async function* consume(
   const emit = options.onEvent ?? (() => {});
   const positions = new Map(start.map((p) => [`${p.topic}\u0000${p.partition}`, { ...p }]));
   let caughtUp = false;
-  while (!signal.aborted) {
+  let ahead: { fetched: Promise<Fetched>; startedAt: number } | undefined;
+  const fetchNext = (wait: boolean) => {
     emit('consumer.fetch_start', {});
     const startedAt = Date.now();
-    let fetched;
-    try {
-      fetched = await source.fetch([...positions.values()], { wait: caughtUp, signal });
-    } catch (err) {
-      if (signal.aborted) return;
-      throw err;
+    const fetched = source.fetch([...positions.values()], { wait, signal });
+    return { fetched, startedAt };
+  };
+  try {
+    while (!signal.aborted) {
+      const pending = ahead ?? fetchNext(caughtUp);
+      ahead = undefined;
+      let fetched: Fetched;
+      try {
+        fetched = await pending.fetched;
+      } catch (err) {
+        if (signal.aborted) return;
+        throw err;
+      }
+      const records = fetched.flatMap((f) => f.records);
+      emit('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - pending.startedAt });
+      if (fetched.length === 0) {
+        if (!caughtUp) yield { records: [], progress: [] };
+        caughtUp = true;
+        continue;
+      }
+      caughtUp = false;
+      const progress: PartitionProgress[] = fetched.map((f) => {
+        positions.get(`${f.topic}\u0000${f.partition}`)!.offset = f.nextOffset;
+        const last = f.records[f.records.length - 1];
+        return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
+      });
+      if (options.readAhead && !signal.aborted) {
+        ahead = fetchNext(false);
+        ahead.fetched.catch(() => {}); // settled when pulled; an error now must not go unhandled
+      }
+      emit('consumer.start_batch_process', { batchSize: records.length });
+      yield { records, progress };
+      emit('consumer.end_batch_process', { batchSize: records.length });
     }
-    const records = fetched.flatMap((f) => f.records);
-    emit('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - startedAt });
-    if (fetched.length === 0) {
-      if (!caughtUp) yield { records: [], progress: [] };
-      caughtUp = true;
-      continue;
-    }
-    caughtUp = false;
-    const progress: PartitionProgress[] = fetched.map((f) => {
-      positions.get(`${f.topic}\u0000${f.partition}`)!.offset = f.nextOffset;
-      const last = f.records[f.records.length - 1];
-      return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
-    });
-    emit('consumer.start_batch_process', { batchSize: records.length });
-    yield { records, progress };
-    emit('consumer.end_batch_process', { batchSize: records.length });
+  } finally {
+    // A fetch started ahead and never pulled: its answer is dropped (the positions it read from were never sent).
+    ahead?.fetched.catch(() => {});
   }
 }

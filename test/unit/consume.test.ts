@@ -250,6 +250,50 @@ describe('consume', () => {
       await iterator.return(undefined);
     });
 
+    it('with readAhead, fetches one batch ahead while catching up, never more', async () => {
+      const source = new RecordingSource(1);
+      fill(source, 't', 0, 100);
+      const iterator = consume(source, [at('t', 0, 0)], { readAhead: true });
+      const first = await next(iterator);
+      assert.equal(first.records.length, 1);
+      await settle(20);
+      assert.equal(source.fetches, 2, 'the next fetch starts as the batch is handed on');
+      assert.deepEqual(source.calls[1], { positions: [at('t', 0, 1)], wait: false }, 'from the positions after the batch');
+      await settle(20);
+      assert.equal(source.fetches, 2, 'only one fetch ahead of a consumer that does not pull');
+      const second = await next(iterator);
+      assert.equal(second.records[0]!.offset, 1, 'the batch read ahead is the one handed on next');
+      await settle(20);
+      assert.equal(source.fetches, 3);
+      await iterator.return(undefined);
+    });
+
+    it('with readAhead, does not read ahead once caught up (the long-poll starts only when pulled)', async () => {
+      const source = new RecordingSource(10);
+      fill(source, 't', 0, 3);
+      const iterator = consume(source, [at('t', 0, 0)], { readAhead: true });
+      assert.equal((await next(iterator)).records.length, 3);
+      assert.equal((await next(iterator)).records.length, 0, 'caught up');
+      await settle(20);
+      assert.equal(source.calls.filter((c) => c.wait).length, 0, 'no long-poll before the consumer pulls');
+      await iterator.return(undefined);
+    });
+
+    it('with readAhead, an error of the fetch read ahead surfaces when that batch is pulled, not before', async () => {
+      const source = new RecordingSource(1);
+      fill(source, 't', 0, 5);
+      let fail = false;
+      const failing: RecordSource = {
+        fetch: (positions, options) => (fail ? Promise.reject(new Error('broker gone')) : source.fetch(positions, options)),
+      };
+      const iterator = consume(failing, [at('t', 0, 0)], { readAhead: true });
+      await next(iterator);
+      fail = true;
+      assert.equal((await next(iterator)).records.length, 1, 'the fetch read ahead had already succeeded');
+      await settle(20); // the failing fetch is now ahead; nothing is thrown while nobody pulls
+      await assert.rejects(iterator.next(), /broker gone/);
+    });
+
     it('does not fetch before the first pull', async () => {
       const source = new RecordingSource();
       fill(source, 't', 0, 1);
