@@ -8,6 +8,41 @@ export interface IdTrackOptions {
 }
 
 /**
+ * The part of an id shared by a run of records from one partition: every other partition's fragment,
+ * fixed for the run, around the run's own fragment, which only changes its number.
+ */
+export class IdRun {
+  constructor(
+    /** `[` and the fragments before this partition's, then this partition's fragment up to its number. */
+    readonly head: string,
+    /** `}` closing this partition's fragment, then the fragments after it and `]`. */
+    readonly tail: string,
+  ) {}
+
+  /** The id whose own fragment carries `value` (a next offset, or a timestamp). */
+  id(value: number): string {
+    return `${this.head}${Number.isFinite(value) ? String(value) : 'null'}${this.tail}`;
+  }
+}
+
+/**
+ * A record and its event id. The id is built when first read: encoders that know `IdRun` write it
+ * straight into their output from `run` and `value` without making the string.
+ */
+export class TrackedRecordOf<R extends KafkaRecord> implements TrackedRecord<R> {
+  private text: string | undefined;
+  constructor(
+    readonly record: R,
+    readonly run: IdRun,
+    readonly value: number,
+  ) {}
+
+  get id(): string {
+    return (this.text ??= this.run.id(this.value));
+  }
+}
+
+/**
  * Pairs each record with the event id a client holds after receiving it: a JSON array with one entry
  * per assigned partition, in assignment order, naming the next offset (or timestamp) to read.
  */
@@ -24,18 +59,12 @@ export function idTrack<R extends KafkaRecord = DeserializedRecord>(assigned: Po
   const fragment = (i: number, value: number) => `${prefixes[i]}${Number.isFinite(value) ? String(value) : 'null'}}`;
   const fragments = assigned.map((p, i) => fragment(i, useTimestamp ? startTimestamp : p.offset));
   const current = () => `[${fragments.join(',')}]`;
-  // The ids around partition `around`: every other fragment joined, rebuilt only when one of them changes.
-  let around = -1;
-  let head = '';
-  let tail = '';
-  const idWith = (i: number, own: string) => {
-    if (around !== i) {
-      head = `[${fragments.slice(0, i).map((f) => `${f},`).join('')}`;
-      tail = `${fragments.slice(i + 1).map((f) => `,${f}`).join('')}]`;
-      around = i;
-    }
-    return head + own + tail;
-  };
+  // The run around partition `i`: every other fragment, rebuilt only when one of them changes.
+  const runOf = (i: number) =>
+    new IdRun(
+      `[${fragments.slice(0, i).map((f) => `${f},`).join('')}${prefixes[i]}`,
+      `}${fragments.slice(i + 1).map((f) => `,${f}`).join('')}]`,
+    );
 
   return async function* (source: AsyncIterable<RecordBatch<R>>): AsyncGenerator<TrackedBatch<R>> {
     // The starting positions, before anything is read: a client that reconnects now resumes exactly here.
@@ -46,22 +75,26 @@ export function idTrack<R extends KafkaRecord = DeserializedRecord>(assigned: Po
       let runTopic: string | undefined;
       let runPartition = -1;
       let i: number | undefined;
+      let run: IdRun | undefined;
+      let value = 0;
       for (const record of batch.records) {
         if (record.topic !== runTopic || record.partition !== runPartition) {
+          if (run !== undefined) fragments[i!] = fragment(i!, value); // the run's last value, for the next run
           runTopic = record.topic;
           runPartition = record.partition;
           i = index.get(`${record.topic}\u0000${record.partition}`);
+          run = i === undefined ? undefined : runOf(i);
         }
-        if (i === undefined) continue;
-        fragments[i] = fragment(i, useTimestamp ? record.timestamp + 1 : record.offset + 1);
-        records.push({ record, id: idWith(i, fragments[i]!) });
+        if (run === undefined) continue;
+        value = useTimestamp ? record.timestamp + 1 : record.offset + 1;
+        records.push(new TrackedRecordOf(record, run, value));
       }
+      if (run !== undefined) fragments[i!] = fragment(i!, value);
       for (const p of batch.progress) {
         const i = index.get(`${p.topic}\u0000${p.partition}`);
         if (i === undefined) continue;
         if (!useTimestamp) fragments[i] = fragment(i, p.nextOffset);
         else if (p.lastTimestamp !== undefined) fragments[i] = fragment(i, p.lastTimestamp + 1);
-        around = -1;
       }
       yield { records, id: current(), idle: batch.records.length === 0 && batch.progress.length === 0 };
     }

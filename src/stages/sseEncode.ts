@@ -1,4 +1,5 @@
 import type { DeserializedRecord, TrackedBatch, TrackedRecord } from '../types.js';
+import { IdRun, TrackedRecordOf } from './idTrack.js';
 import { RawJsonRecord } from './rawJsonRecord.js';
 
 export interface SseEncodeOptions {
@@ -100,53 +101,142 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
   });
 }
 
+/** Bytes of an ASCII/UTF-8 string, cached per distinct string (run heads and tails, `_kafka` prefixes). */
+class ByteCache {
+  private readonly map = new Map<string, Buffer>();
+  get(text: string): Buffer {
+    let bytes = this.map.get(text);
+    if (bytes === undefined) {
+      if (this.map.size >= 64) this.map.clear();
+      bytes = Buffer.from(text, 'utf8');
+      this.map.set(text, bytes);
+    }
+    return bytes;
+  }
+}
+
+const TIMESTAMP_FIELD = Buffer.from(',"timestamp":');
+const KEY_FIELD = Buffer.from(',"key":');
+const NULL_KEY_END = Buffer.from(',"key":null}}\n\n');
+const END_OF_KAFKA = Buffer.from('}}\n\n');
+const DIGITS = 20; // the most bytes writeNumber writes: a sign and 16 digits, or "null"
+
+/** Writes the digits of `n`, an integer in [0, 2^31), at `at`; returns the new end. */
+function writeDigits(chunk: Buffer, at: number, n: number, minDigits: number): number {
+  let digits = 1;
+  for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+  if (digits < minDigits) digits = minDigits;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = (n / 10) | 0;
+    chunk[i] = 0x30 + n - q * 10;
+    n = q;
+  }
+  return end;
+}
+
+/** Writes `n` as JSON.stringify would (an integer's digits, `null` when not finite) at `at`; returns the new end. */
+function writeNumber(chunk: Buffer, at: number, n: number): number {
+  if (!Number.isSafeInteger(n)) return at + chunk.write(Number.isFinite(n) ? String(n) : 'null', at, 'latin1');
+  if (n < 0) {
+    chunk[at++] = 0x2d;
+    n = -n;
+  }
+  if (n < 0x80000000) return writeDigits(chunk, at, n, 1);
+  // Timestamps and large offsets: the digits above the last nine, then those nine.
+  const high = Math.floor(n / 1e9);
+  return writeDigits(chunk, writeNumber(chunk, at, high), n - high * 1e9, 9);
+}
+
+/** Copies `bytes` into `chunk` at `at`; returns the new end. Short pieces by hand, which beats `set`'s call. */
+function put(chunk: Buffer, at: number, bytes: Buffer): number {
+  const n = bytes.length;
+  if (n > 48) {
+    chunk.set(bytes, at);
+    return at + n;
+  }
+  for (let i = 0; i < n; i++) chunk[at + i] = bytes[i]!;
+  return at + n;
+}
+
 /**
  * `sseEncode`, yielding each batch of records as one Buffer (position blocks alone stay strings), byte for
- * byte the same output: records the default deserializer let through unparsed are copied from their value
- * bytes, with no UTF-8 decoding, joining and re-encoding on the way. `kafkaSse` uses it on its raw-JSON
- * fast path.
+ * byte the same output. Records the default deserializer let through unparsed, with ids from `idTrack`,
+ * are written straight into the Buffer: the run's id parts and `_kafka` prefix as cached bytes, the
+ * numbers as digits, the value copied from the fetched bytes, no string built per record. Anything else
+ * (parsed records, ids made elsewhere) is framed as a string and copied in. `kafkaSse` uses it on its
+ * raw-JSON fast path.
  */
 export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeOptions = {}) {
-  const heads: string[] = [];
-  const raws: Array<Buffer | undefined> = [];
-  const tails: string[] = [];
+  const cache = new ByteCache();
+  let lastRun: IdRun | undefined;
+  let runHead: Buffer = Buffer.alloc(0);
+  let runTail: Buffer = Buffer.alloc(0);
+  let metaTopic: string | undefined;
+  let metaPartition = -1;
+  let metaEmpty = false;
+  let metaHead: Buffer = Buffer.alloc(0);
   return batchEncoder<R, Buffer>(options, (records, eventHead, trailer) => {
     const n = records.length;
-    // Per record: a head string (event, id, `data: ` and, off the fast path, the JSON), the raw value
-    // (or nothing) and a tail string (`_kafka` and the blank line).
-    heads.length = n;
-    raws.length = n;
-    tails.length = n;
+    const head = cache.get(eventHead);
+    // An upper bound of the chunk's size; what is written is then cut to its length.
     let size = Buffer.byteLength(trailer);
     for (let i = 0; i < n; i++) {
-      const { record, id } = records[i]!;
-      if (record instanceof RawJsonRecord && !record.materialized) {
-        heads[i] = `${eventHead}${id}${DATA}`;
-        raws[i] = record.raw;
-        tails[i] = record.jsonTail();
-        size += Buffer.byteLength(heads[i]!) + record.raw.length - 1 + Buffer.byteLength(tails[i]!);
+      const tracked = records[i]!;
+      const record = tracked.record;
+      if (tracked instanceof TrackedRecordOf && record instanceof RawJsonRecord && !record.materialized) {
+        const run = tracked.run as IdRun;
+        size += head.length + run.head.length * 3 + run.tail.length * 3 + DATA.length + record.raw.length;
+        size += 128 + record.topic.length * 6 + 3 * DIGITS + (record.key === null ? 0 : record.key.length * 6 + 2);
       } else {
-        heads[i] = `${eventHead}${id}${DATA}${JSON.stringify(record.message) ?? 'null'}${END}`;
-        raws[i] = undefined;
-        tails[i] = '';
-        size += Buffer.byteLength(heads[i]!);
+        size += Buffer.byteLength(encodedEvent(tracked, eventHead));
       }
     }
     const chunk = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < n; i++) {
-      at += chunk.write(heads[i]!, at);
-      const raw = raws[i];
-      if (raw !== undefined) {
-        chunk.set(raw, at);
-        at += raw.length - 1;
-        at += chunk.write(tails[i]!, at);
+      const tracked = records[i]!;
+      const record = tracked.record;
+      if (!(tracked instanceof TrackedRecordOf && record instanceof RawJsonRecord && !record.materialized)) {
+        at += chunk.write(encodedEvent(tracked, eventHead), at);
+        continue;
+      }
+      // event: message\nid: [..{"topic":..,"partition":..,"offset":<n>}..]\ndata: <value without its `}`>
+      const run = tracked.run as IdRun;
+      if (run !== lastRun) {
+        lastRun = run;
+        runHead = cache.get(run.head);
+        runTail = cache.get(`${run.tail}${DATA}`);
+      }
+      at = writeNumber(chunk, put(chunk, put(chunk, at, head), runHead), tracked.value);
+      at = put(chunk, at, runTail);
+      const raw = record.raw;
+      chunk.set(raw, at);
+      at += raw.length - 1;
+      // ,"_kafka":{"topic":..,"partition":..,"offset":<n>,"timestamp":<n>,"key":<key>}}\n\n
+      if (record.topic !== metaTopic || record.partition !== metaPartition || record.empty !== metaEmpty) {
+        metaTopic = record.topic;
+        metaPartition = record.partition;
+        metaEmpty = record.empty;
+        metaHead = cache.get(`${record.empty ? '"_kafka":' : ',"_kafka":'}{"topic":${JSON.stringify(record.topic)},"partition":${record.partition},"offset":`);
+      }
+      at = writeNumber(chunk, put(chunk, at, metaHead), record.offset);
+      at = writeNumber(chunk, put(chunk, at, TIMESTAMP_FIELD), record.timestamp);
+      if (record.key === null) {
+        at = put(chunk, at, NULL_KEY_END);
+      } else {
+        at = put(chunk, at, KEY_FIELD);
+        at += chunk.write(JSON.stringify(record.key.toString('utf8')), at);
+        at = put(chunk, at, END_OF_KAFKA);
       }
     }
-    if (trailer !== '') chunk.write(trailer, at);
-    heads.length = 0;
-    raws.length = 0;
-    tails.length = 0;
-    return chunk;
+    if (trailer !== '') at += chunk.write(trailer, at);
+    return chunk.subarray(0, at);
   });
+}
+
+/** One record's event as a string (`sseEncode`'s framing). */
+function encodedEvent<R extends DeserializedRecord>({ record, id }: TrackedRecord<R>, eventHead: string): string {
+  if (record instanceof RawJsonRecord && !record.materialized) return `${eventHead}${id}${DATA}${record.json()}${END}`;
+  return `${eventHead}${id}${DATA}${JSON.stringify(record.message) ?? 'null'}${END}`;
 }

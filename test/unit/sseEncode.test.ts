@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
 import fc from 'fast-check';
-import { dataLines, encodeComment, encodeEvent, encodePosition, sseEncode, type SseEncodeOptions } from '../../src/stages/sseEncode.js';
+import { deserialize } from '../../src/stages/deserialize.js';
+import { idTrack } from '../../src/stages/idTrack.js';
+import { dataLines, encodeComment, encodeEvent, encodePosition, sseEncode, sseEncodeBytes, type SseEncodeOptions } from '../../src/stages/sseEncode.js';
 import { collect } from '../../src/testing.js';
 import type { DeserializedRecord, TrackedBatch } from '../../src/types.js';
 import { countingSource, deserializedRecord } from './support.js';
@@ -331,5 +333,45 @@ describe('encodeComment', () => {
     assert.deepEqual(real.events, []);
     assert.equal(real.comments.length, 1);
     assert.deepEqual(parseWithSpec(block).events, []);
+  });
+});
+
+describe('sseEncodeBytes (the default pipeline\'s byte writer)', () => {
+  // Numbers are written digit by digit on this path: every range must come out as JSON.stringify writes it.
+  const edgeNumbers = [0, 9, 10, 99, 999_999_999, 1_000_000_000, 2 ** 31 - 1, 2 ** 31, 21_474_836_480, 99_999_999_999, 1_764_250_000_123, Number.MAX_SAFE_INTEGER];
+  const numbers = fc.oneof(
+    fc.constantFrom(...edgeNumbers, ...edgeNumbers.map((n) => -n), -1, 2 ** 53 + 2, 1e21, 0.5, Number.NaN, Infinity),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 }),
+    fc.maxSafeInteger(),
+  );
+  const keys = fc.oneof(fc.constant(null), fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b)));
+  const values = fc.constantFrom('{}', '{"a":1}', '{"x":"\u00e9\u20ac"}', '{"n":[1,{"b":null}]}');
+  const topics = fc.constantFrom('t', 'topic.with-dots_1', 'T');
+
+  async function encodeWith(encode: typeof sseEncode | typeof sseEncodeBytes, batches: Array<Array<{ topic: string; partition: number; offset: number; timestamp: number; key: Buffer | null; value: string }>>, useTimestampForId: boolean) {
+    const assigned = ['t', 'topic.with-dots_1', 'T'].flatMap((topic) => [0, 1].map((partition) => ({ topic, partition, offset: 0 })));
+    const source = async function* () {
+      for (const records of batches) {
+        yield { records: records.map((r) => ({ ...r, value: Buffer.from(r.value), headers: {} })), progress: [] };
+      }
+    };
+    const chunks = await collect(encode()(idTrack(assigned, { useTimestampForId, startTimestamp: 5 })(deserialize(undefined, undefined, { rawJson: true })(source()))));
+    return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))).toString('latin1');
+  }
+
+  it('writes exactly what sseEncode writes, for any offset, timestamp, key, topic and partition run', async () => {
+    const record = fc.record({ topic: topics, partition: fc.integer({ min: 0, max: 1 }), offset: numbers, timestamp: numbers, key: keys, value: values });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(record, { maxLength: 6 }), { maxLength: 4 }), fc.boolean(), async (batches, useTimestampForId) => {
+        assert.equal(await encodeWith(sseEncodeBytes, batches, useTimestampForId), await encodeWith(sseEncode, batches, useTimestampForId));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('writes a 13-digit timestamp and a nine-digit boundary offset as digits, not in exponent form', async () => {
+    const text = await encodeWith(sseEncodeBytes, [[{ topic: 't', partition: 0, offset: 1_000_000_000, timestamp: 1_764_250_000_123, key: null, value: '{}' }]], false);
+    assert.match(text, /"_kafka":\{"topic":"t","partition":0,"offset":1000000000,"timestamp":1764250000123,"key":null\}\}\n\n/);
+    assert.match(text, /id: \[\{"topic":"t","partition":0,"offset":1000000001\}/);
   });
 });
