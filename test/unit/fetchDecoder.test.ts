@@ -1,0 +1,198 @@
+// decodeFetchV11 against kafkajs 2.2.4's own Fetch v11 decoder: record batches are built with kafkajs's
+// encoders (plus hand-set attribute bits for what kafkajs cannot write: control batches, LogAppendTime),
+// framed as a Fetch v11 response, and decoded by both.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { decodeFetchV11, type DecodedPartition } from '../../src/kafka/fetchDecoder.js';
+
+const require = createRequire(import.meta.url);
+interface KafkajsEncoder {
+  buffer: Buffer;
+  writeInt8(v: number): KafkajsEncoder;
+  writeInt16(v: number): KafkajsEncoder;
+  writeInt32(v: number): KafkajsEncoder;
+  writeInt64(v: number | string): KafkajsEncoder;
+  writeString(v: string): KafkajsEncoder;
+  writeBuffer(v: Buffer): KafkajsEncoder;
+}
+const Encoder = require('kafkajs/src/protocol/encoder') as new () => KafkajsEncoder;
+const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch(options: Record<string, unknown>): Promise<KafkajsEncoder> };
+const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (options: Record<string, unknown>) => KafkajsEncoder;
+const kafkajsV11 = require('kafkajs/src/protocol/requests/fetch/v11/response') as { decode(buf: Buffer): Promise<KafkajsResponse> };
+const GZIP = 1;
+
+interface KafkajsResponse {
+  responses: Array<{ topicName: string; partitions: Array<{ partition: number; messages: Array<{ offset: string; timestamp: string; key: Buffer | null; value: Buffer | null; headers: object; isControlRecord: boolean }> }> }>;
+}
+
+interface BatchSpec {
+  baseOffset: number;
+  baseTimestamp: number;
+  records: Array<{ timestampDelta?: number; key?: Buffer | null; value: Buffer | null; headers?: Record<string, Buffer | Buffer[]> }>;
+  compression?: number;
+  transactional?: boolean;
+  producerId?: number;
+  /** Attribute bits kafkajs's encoder cannot set (0x08 LogAppendTime, 0x20 control). */
+  extraAttributes?: number;
+  maxTimestamp?: number;
+}
+
+async function batch(spec: BatchSpec): Promise<Buffer> {
+  const encoded = await RecordBatch({
+    compression: spec.compression ?? 0,
+    firstOffset: String(spec.baseOffset),
+    firstTimestamp: spec.baseTimestamp,
+    maxTimestamp: spec.maxTimestamp ?? spec.baseTimestamp,
+    lastOffsetDelta: spec.records.length - 1,
+    transactional: spec.transactional ?? false,
+    producerId: String(spec.producerId ?? -1),
+    records: spec.records.map((r, i) => Record({ offsetDelta: i, timestampDelta: r.timestampDelta ?? i, key: r.key ?? null, value: r.value, headers: r.headers ?? {} })),
+  });
+  const buf = Buffer.from(encoded.buffer);
+  if (spec.extraAttributes) buf.writeInt16BE(buf.readInt16BE(21) | spec.extraAttributes, 21);
+  return buf;
+}
+
+interface PartitionSpec {
+  partition: number;
+  errorCode?: number;
+  aborted?: Array<{ producerId: number; firstOffset: number }>;
+  records: Buffer;
+}
+
+function response(topic: string, partitions: PartitionSpec[]): Buffer {
+  const e = new Encoder().writeInt32(0).writeInt16(0).writeInt32(0).writeInt32(1).writeString(topic).writeInt32(partitions.length);
+  for (const p of partitions) {
+    e.writeInt32(p.partition).writeInt16(p.errorCode ?? 0).writeInt64(1000).writeInt64(1000).writeInt64(0);
+    e.writeInt32(p.aborted?.length ?? -1);
+    for (const a of p.aborted ?? []) e.writeInt64(a.producerId).writeInt64(a.firstOffset);
+    e.writeInt32(-1).writeInt32(p.records.length).writeBuffer(p.records);
+  }
+  return e.buffer;
+}
+
+/** What kafkajs makes of a response, in our shape (control records left out). */
+async function viaKafkajs(buf: Buffer) {
+  const { responses } = await kafkajsV11.decode(buf);
+  return responses.flatMap(({ topicName, partitions }) =>
+    partitions.map(({ partition, messages }) => ({
+      topic: topicName,
+      partition,
+      records: messages
+        .filter((m) => !m.isControlRecord)
+        .map((m) => ({ topic: topicName, partition, offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key, value: m.value, headers: m.headers })),
+    })),
+  );
+}
+
+async function viaUs(buf: Buffer) {
+  const { responses } = await decodeFetchV11(buf);
+  return responses.flatMap(({ topicName, partitions }) => partitions.map(({ partition, records }) => ({ topic: topicName, partition, records: records.map((r) => ({ ...r })) })));
+}
+
+const json = (n: number) => Buffer.from(JSON.stringify({ n }));
+const only = async (buf: Buffer): Promise<DecodedPartition> => (await decodeFetchV11(buf)).responses[0]!.partitions[0]!;
+
+describe('decodeFetchV11', () => {
+  it('reads what kafkajs reads: offsets, timestamps, keys, null values, headers (repeated keys as arrays), several batches and partitions', async () => {
+    const first = await batch({
+      baseOffset: 40,
+      baseTimestamp: 1_764_250_000_000,
+      records: [
+        { value: json(1), key: Buffer.from('k1'), headers: { a: Buffer.from('1'), b: [Buffer.from('x'), Buffer.from('y')] } },
+        { value: null, key: Buffer.from('tombstone') },
+        { value: json(3), timestampDelta: -5 },
+      ],
+    });
+    const second = await batch({ baseOffset: 43, baseTimestamp: 1_764_250_009_000, records: [{ value: Buffer.alloc(0) }, { value: json(5) }] });
+    const third = await batch({ baseOffset: 2 ** 40, baseTimestamp: 0, records: [{ value: json(6), timestampDelta: 2 ** 33 }] });
+    const buf = response('topic-a', [
+      { partition: 0, records: Buffer.concat([first, second]) },
+      { partition: 2, records: third },
+      { partition: 1, records: Buffer.alloc(0) },
+    ]);
+    const ours = await viaUs(buf);
+    assert.deepEqual(ours, await viaKafkajs(buf));
+    assert.deepEqual(ours[0]!.records.map((r) => r.offset), [40, 41, 42, 43, 44]);
+    assert.equal(ours[0]!.records[2]!.timestamp, 1_764_249_999_995);
+    const decoded = await decodeFetchV11(buf);
+    assert.deepEqual(decoded.responses[0]!.partitions.map((p) => p.nextOffset), [45, 2 ** 40 + 1, -1]);
+  });
+
+  it('reads gzip-compressed batches like kafkajs', async () => {
+    const records = Array.from({ length: 20 }, (_, i) => ({ value: json(i), key: i % 2 ? Buffer.from(`k${i}`) : null }));
+    const buf = response('t', [{ partition: 0, records: Buffer.concat([await batch({ baseOffset: 7, baseTimestamp: 1000, records, compression: GZIP }), await batch({ baseOffset: 27, baseTimestamp: 2000, records: [{ value: json(99) }] })]) }]);
+    const ours = await viaUs(buf);
+    assert.deepEqual(ours, await viaKafkajs(buf));
+    assert.equal(ours[0]!.records.length, 21);
+  });
+
+  it('gives every record of a LogAppendTime batch the batch\'s max timestamp, as kafkajs does', async () => {
+    const buf = response('t', [{ partition: 0, records: await batch({ baseOffset: 0, baseTimestamp: 1000, maxTimestamp: 5000, extraAttributes: 0x08, records: [{ value: json(1) }, { value: json(2) }] }) }]);
+    assert.deepEqual(await viaUs(buf), await viaKafkajs(buf));
+    assert.deepEqual((await only(buf)).records.map((r) => r.timestamp), [5000, 5000]);
+  });
+
+  it('stops at a batch cut off by the fetch size limit, and goes on from the last complete one', async () => {
+    const whole = await batch({ baseOffset: 0, baseTimestamp: 1000, records: [{ value: json(1) }, { value: json(2) }] });
+    const cut = (await batch({ baseOffset: 2, baseTimestamp: 1000, records: [{ value: json(3) }] })).subarray(0, 30);
+    const part = await only(response('t', [{ partition: 0, records: Buffer.concat([whole, cut]) }]));
+    assert.deepEqual(part.records.map((r) => r.offset), [0, 1]);
+    assert.equal(part.nextOffset, 2);
+    const nothing = await only(response('t', [{ partition: 0, records: cut }]));
+    assert.deepEqual([nothing.records, nothing.nextOffset], [[], -1], 'no complete batch: no progress');
+  });
+
+  it('skips control batches (transaction markers) but moves past them', async () => {
+    const marker = await batch({ baseOffset: 3, baseTimestamp: 1000, producerId: 7, transactional: true, extraAttributes: 0x20, records: [{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }] });
+    const data = await batch({ baseOffset: 0, baseTimestamp: 1000, producerId: 7, transactional: true, records: [{ value: json(0) }, { value: json(1) }, { value: json(2) }] });
+    const part = await only(response('t', [{ partition: 0, records: Buffer.concat([data, marker]) }]));
+    assert.deepEqual(part.records.map((r) => r.offset), [0, 1, 2], 'a committed transaction is delivered');
+    assert.equal(part.nextOffset, 4, 'the marker is read past');
+  });
+
+  it('leaves out the records of aborted transactions (read_committed), and only those', async () => {
+    const abort = (offset: number, producerId: number) =>
+      batch({ baseOffset: offset, baseTimestamp: 1000, producerId, transactional: true, extraAttributes: 0x20, records: [{ key: Buffer.from([0, 0, 0, 0]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }] });
+    const commit = (offset: number, producerId: number) =>
+      batch({ baseOffset: offset, baseTimestamp: 1000, producerId, transactional: true, extraAttributes: 0x20, records: [{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }] });
+    const txn = (offset: number, producerId: number, n: number) =>
+      batch({ baseOffset: offset, baseTimestamp: 1000, producerId, transactional: true, records: Array.from({ length: n }, (_, i) => ({ value: json(offset + i) })) });
+    const plain = (offset: number) => batch({ baseOffset: offset, baseTimestamp: 1000, records: [{ value: json(offset) }] });
+    // 0-1 producer 5 aborted; 2 plain; 3-4 producer 6 committed; 5 abort marker (5), 6 commit marker (6);
+    // 7-8 producer 5 again, committed this time; 9 its marker.
+    const records = Buffer.concat([await txn(0, 5, 2), await plain(2), await txn(3, 6, 2), await abort(5, 5), await commit(6, 6), await txn(7, 5, 2), await commit(9, 5)]);
+    const part = await only(response('t', [{ partition: 0, aborted: [{ producerId: 5, firstOffset: 0 }], records }]));
+    assert.deepEqual(part.records.map((r) => r.offset), [2, 3, 4, 7, 8]);
+    assert.equal(part.nextOffset, 10);
+    const unaware = await only(response('t', [{ partition: 0, records }]));
+    assert.deepEqual(unaware.records.map((r) => r.offset), [0, 1, 2, 3, 4, 7, 8], 'without the broker\'s aborted list nothing is dropped');
+  });
+
+  it('matches kafkajs on random batches (property)', async () => {
+    const value = fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)));
+    const key = fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)));
+    const headers = fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.uint8Array({ maxLength: 5 }).map((b) => Buffer.from(b)), fc.array(fc.uint8Array({ maxLength: 3 }).map((b) => Buffer.from(b)), { minLength: 2, maxLength: 3 })));
+    const record = fc.record({ value, key, headers, timestampDelta: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }) });
+    const spec = fc.record({
+      baseTimestamp: fc.integer({ min: 0, max: 2 ** 45 }),
+      records: fc.array(record, { minLength: 1, maxLength: 6 }),
+      compression: fc.constantFrom(0, GZIP),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(spec, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 2 ** 45 }), async (specs, start) => {
+        let offset = start;
+        const batches: Buffer[] = [];
+        for (const s of specs) {
+          batches.push(await batch({ ...s, baseOffset: offset }));
+          offset += s.records.length;
+        }
+        const buf = response('p', [{ partition: 3, records: Buffer.concat(batches) }]);
+        assert.deepEqual(await viaUs(buf), await viaKafkajs(buf));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
