@@ -55,7 +55,9 @@ export async function* consume(
         if (signal.aborted) return;
         throw err;
       }
-      const records = fetched.flatMap((f) => f.records);
+      // One array of every partition's records (flatMap is markedly slower on batches of thousands).
+      let records: KafkaRecord[] = fetched.length === 1 ? fetched[0]!.records : [];
+      if (fetched.length > 1) for (const f of fetched) for (const r of f.records) records.push(r);
       emit('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - pending.startedAt });
       if (fetched.length === 0) {
         if (!caughtUp) yield { records: [], progress: [] };

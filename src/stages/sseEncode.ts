@@ -194,6 +194,9 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
     }
     const chunk = Buffer.allocUnsafe(size);
     let at = 0;
+    let lastTimestamp = Number.NaN;
+    let lastTimestampAt = -1;
+    let lastTimestampLength = 0;
     for (let i = 0; i < n; i++) {
       const tracked = records[i]!;
       const record = tracked.record;
@@ -221,7 +224,18 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
         metaHead = cache.get(`${record.empty ? '"_kafka":' : ',"_kafka":'}{"topic":${JSON.stringify(record.topic)},"partition":${record.partition},"offset":`);
       }
       at = writeNumber(chunk, put(chunk, at, metaHead), record.offset);
-      at = writeNumber(chunk, put(chunk, at, TIMESTAMP_FIELD), record.timestamp);
+      at = put(chunk, at, TIMESTAMP_FIELD);
+      // Records produced together share their millisecond: copy the digits written last time.
+      if (record.timestamp === lastTimestamp && lastTimestampAt >= 0) {
+        const from = lastTimestampAt;
+        lastTimestampAt = at;
+        for (let d = 0; d < lastTimestampLength; d++) chunk[at++] = chunk[from + d]!;
+      } else {
+        lastTimestamp = record.timestamp;
+        lastTimestampAt = at;
+        at = writeNumber(chunk, at, record.timestamp);
+        lastTimestampLength = at - lastTimestampAt;
+      }
       if (record.key === null) {
         at = put(chunk, at, NULL_KEY_END);
       } else {
