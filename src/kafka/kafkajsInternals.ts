@@ -95,6 +95,10 @@ export function assertSupportedKafkajs(kafka?: Kafka): void {
         'Install the pinned version, or re-check src/kafka/kafkajsInternals.ts against the new one.',
     );
   }
+  const Broker = require('kafkajs/src/broker') as { prototype: object };
+  if (!Object.getOwnPropertySymbols(Broker.prototype).some((s) => s.description === 'private:Broker:sendRequest')) {
+    throw new Error('kafkajs no longer has Broker#sendRequest, which fetches are sent through; see src/kafka/kafkajsInternals.ts');
+  }
   if (kafka && !createClusterHook(kafka)) {
     throw new Error('kafkajs no longer exposes its cluster factory; see src/kafka/kafkajsInternals.ts');
   }
