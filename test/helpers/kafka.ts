@@ -36,12 +36,36 @@ export function fixtureKafka() {
   return shared;
 }
 
+/**
+ * Creates topics and waits until every partition has a leader in the broker's metadata. kafkajs's own
+ * `waitForLeaders` retries only LEADER_NOT_AVAILABLE, and a KRaft broker under load may first answer
+ * UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created, which failed a test now and then.
+ */
+export async function createTopicsReady(admin: Admin, topics: Array<{ topic: string; numPartitions: number }>, timeoutMs = 20_000): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = await admin
+      .fetchTopicMetadata({ topics: topics.map((t) => t.topic) })
+      .then(({ topics: found }) =>
+        topics.every((t) => {
+          const meta = found.find((f) => f.name === t.topic);
+          return meta !== undefined && meta.partitions.length === t.numPartitions && meta.partitions.every((p) => p.leader >= 0);
+        }),
+      )
+      .catch(() => false);
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`topics ${topics.map((t) => t.topic).join(', ')} have no leaders after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Creates a topic with a unique name (deleted when the test file ends) and returns its name. */
 export async function createTopic(partitions = 1, prefix = 'test'): Promise<string> {
   const name = `${prefix}-${randomUUID().slice(0, 8)}-${Date.now().toString(36)}`;
   const fixture = fixtureKafka();
   const admin = await fixture.admin;
-  await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic: name, numPartitions: partitions }]);
   fixture.topics.push(name);
   return name;
 }

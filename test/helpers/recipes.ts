@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import { EventSource } from 'eventsource';
-import { fixtureKafka, testBrokers } from './kafka.js';
+import { createTopicsReady, fixtureKafka, testBrokers } from './kafka.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,7 +27,7 @@ after(async () => {
 export async function createRecipeTopic(partitions = 1, prefix = 'recipe'): Promise<string> {
   const name = `${prefix}-${randomUUID().slice(0, 8)}-${Date.now().toString(36)}`;
   const admin = await fixtureKafka().admin;
-  await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic: name, numPartitions: partitions }]);
   topics.push(name);
   return name;
 }

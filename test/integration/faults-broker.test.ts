@@ -8,6 +8,7 @@ import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { closeSharedClient, type KafkaSseOptions } from '../../src/index.js';
 import { startCli } from '../e2e/helpers/cliProcess.js';
 import { brokerFaultsSkip, startPrivateBroker, type PrivateBroker } from '../helpers/privateBroker.js';
+import { createTopicsReady } from '../helpers/kafka.js';
 import { readRaw, startServer } from '../helpers/sse.js';
 import { delay, eventually } from '../helpers/wait.js';
 
@@ -162,7 +163,7 @@ interface RestartCase {
 async function brokerRestartMidStream({ signal, options }: RestartCase, t: { diagnostic(message: string): void }) {
   const admin = await broker.admin();
   const topic = `faults-restart-${signal.toLowerCase()}-${Date.now().toString(36)}`;
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic, numPartitions: 3 }]);
 
   const ends: Array<{ reason: string }> = [];
   // Every partition from offset 0, so the records written before the stream opened count too.
@@ -289,7 +290,7 @@ function brokerDown(): Promise<DownSetup> {
     await broker.start();
     const admin = await broker.admin();
     const topic = `faults-down-${Date.now().toString(36)}`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 1 }]);
     for (const kafka of [warm.defaults, warm.failFast]) {
       const server = await startServer({ kafka });
       const { status } = await readRaw(`${server.url}/${topic}`, { until: (text) => text.includes('id: '), timeoutMs: 10_000 });

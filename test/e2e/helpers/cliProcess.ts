@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { testBrokers } from '../../helpers/kafka.js';
+import { createTopicsReady, testBrokers } from '../../helpers/kafka.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CLI_SOURCE = join(ROOT, 'src', 'server', 'cli.ts');
@@ -220,9 +220,6 @@ export async function createTopics(specs: Array<{ prefix: string; partitions: nu
     await admin.deleteTopics({ topics: names }).catch(() => {});
     await admin.disconnect();
   });
-  await admin.createTopics({
-    topics: specs.map(({ partitions }, i) => ({ topic: names[i]!, numPartitions: partitions })),
-    waitForLeaders: true,
-  });
+  await createTopicsReady(admin, specs.map(({ partitions }, i) => ({ topic: names[i]!, numPartitions: partitions })));
   return names;
 }
