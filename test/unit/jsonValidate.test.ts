@@ -2,6 +2,7 @@
 // would reach the client as a different value, and the fast path's events must parse to exactly what the
 // default deserializer's slow path sends.
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EMPTY_OBJECT, NOT_RAW, OBJECT, rawJsonObject } from '../../src/json/validate.js';
@@ -83,6 +84,404 @@ const mutated = fc
     return Buffer.from(bytes);
   });
 
+// ---------------------------------------------------------------------------------------------------
+// THE ORACLE: rawJsonObject as it was before it was made faster (src/json/validate.ts as of 671b055),
+// its code unchanged inside this closure (doc comment left out). The differential test below wants the same
+// answer from it and from the current rawJsonObject on every input.
+
+const oracleRawJsonObject: (buf: Uint8Array) => number = (() => {
+  const MAX_DEPTH = 64;
+  const MAX_INT_DIGITS = 300;
+
+  // Byte classes.
+  const QUOTE = 0x22;
+  const BACKSLASH = 0x5c;
+  const OPEN_OBJ = 0x7b;
+  const CLOSE_OBJ = 0x7d;
+  const OPEN_ARR = 0x5b;
+  const CLOSE_ARR = 0x5d;
+  const COMMA = 0x2c;
+  const COLON = 0x3a;
+  const SPACE = 0x20;
+  const TAB = 0x09;
+  const MINUS = 0x2d;
+  const DOT = 0x2e;
+  const ZERO = 0x30;
+  const NINE = 0x39;
+
+  // stack[d] is 1 for an object, 2 for an array; shared, since a check runs to its end synchronously.
+  const STACK = new Uint8Array(MAX_DEPTH + 1);
+  const HEX = new Uint8Array(256);
+  for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+  // Bytes after a backslash that JSON allows, `u` handled apart.
+  const ESCAPE = new Uint8Array(256);
+  for (const c of '"\\/bfnrt') ESCAPE[c.charCodeAt(0)] = 1;
+
+  function rawJsonObject(buf: Uint8Array): number {
+    const n = buf.length;
+    if (n < 2 || buf[0] !== OPEN_OBJ || buf[n - 1] !== CLOSE_OBJ) return NOT_RAW;
+    // stack[d] is 1 for an object, 2 for an array; depth 0 is the top-level object.
+    const stack = STACK;
+    let depth = 0;
+    stack[0] = 1;
+    let i = 1;
+    sawHighByte = false;
+    let empty = true;
+    // In a container, right after its opening byte or a comma: what may come next.
+    // state 0: expecting a value (or, just after `[`, a `]`); 1: expecting a key (or, just after `{`, `}`);
+    // after a value we look for `,` or the close.
+    let state = 1;
+    let justOpened = true;
+    for (;;) {
+      // Skip whitespace.
+      let c = buf[i]!;
+      while (c === SPACE || c === TAB) c = buf[++i]!;
+      if (i >= n) return NOT_RAW;
+      if (state === 1) {
+        // Expecting a key.
+        if (c === CLOSE_OBJ && justOpened) {
+          i++;
+          if (depth === 0) return i === n ? EMPTY_OBJECT : NOT_RAW;
+          depth--;
+          state = 2;
+          justOpened = false;
+          continue;
+        }
+        if (c !== QUOTE) return NOT_RAW;
+        if (depth === 0) empty = false;
+        i = skipString(buf, i + 1, n);
+        if (i < 0) return NOT_RAW;
+        c = buf[i]!;
+        while (c === SPACE || c === TAB) c = buf[++i]!;
+        if (c !== COLON) return NOT_RAW;
+        i++;
+        state = 0;
+        justOpened = false;
+        continue;
+      }
+      if (state === 0) {
+        // Expecting a value.
+        if (c === QUOTE) {
+          const end = skipString(buf, i + 1, n);
+          if (end < 0) return NOT_RAW;
+          i = end;
+        } else if (c === OPEN_OBJ || c === OPEN_ARR) {
+          if (depth === MAX_DEPTH) return NOT_RAW;
+          stack[++depth] = c === OPEN_OBJ ? 1 : 2;
+          i++;
+          justOpened = true;
+          if (c === OPEN_OBJ) {
+            state = 1;
+          } else {
+            // An empty array?
+            c = buf[i]!;
+            while (c === SPACE || c === TAB) c = buf[++i]!;
+            if (c === CLOSE_ARR) {
+              i++;
+              depth--;
+              state = 2;
+              justOpened = false;
+            }
+          }
+          continue;
+        } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+          i = skipNumber(buf, i, n);
+          if (i < 0) return NOT_RAW;
+        } else if (c === 0x74) {
+          // true
+          if (buf[i + 1] !== 0x72 || buf[i + 2] !== 0x75 || buf[i + 3] !== 0x65) return NOT_RAW;
+          i += 4;
+        } else if (c === 0x66) {
+          // false
+          if (buf[i + 1] !== 0x61 || buf[i + 2] !== 0x6c || buf[i + 3] !== 0x73 || buf[i + 4] !== 0x65) return NOT_RAW;
+          i += 5;
+        } else if (c === 0x6e) {
+          // null
+          if (buf[i + 1] !== 0x75 || buf[i + 2] !== 0x6c || buf[i + 3] !== 0x6c) return NOT_RAW;
+          i += 4;
+        } else {
+          return NOT_RAW;
+        }
+        state = 2;
+        justOpened = false;
+        continue;
+      }
+      // state 2: after a value, a comma or the container's close.
+      if (c === COMMA) {
+        i++;
+        state = stack[depth] === 1 ? 1 : 0;
+        justOpened = false;
+        continue;
+      }
+      if (c === CLOSE_OBJ ? stack[depth] !== 1 : c !== CLOSE_ARR || stack[depth] !== 2) return NOT_RAW;
+      i++;
+      if (depth === 0) {
+        if (i !== n) return NOT_RAW;
+        if (sawHighByte && !isUtf8(buf)) return NOT_RAW;
+        return empty ? EMPTY_OBJECT : OBJECT;
+      }
+      depth--;
+    }
+  }
+
+  // Set by skipString when a string holds a byte above 0x7f (outside strings they are rejected anyway).
+  let sawHighByte = false;
+
+  /** From just after an opening quote: the index after the closing quote, or -1. */
+  function skipString(buf: Uint8Array, i: number, n: number): number {
+    for (;;) {
+      if (i >= n) return -1;
+      const c = buf[i]!;
+      // Most bytes of most strings: letters, digits and punctuation that need no look.
+      if (c > BACKSLASH && c < 0x80) {
+        i++;
+        continue;
+      }
+      if (c === QUOTE) return i + 1;
+      if (c < SPACE) return -1; // raw control characters (CR, LF among them) are not JSON
+      if (c > 0x7f) sawHighByte = true;
+      if (c === BACKSLASH) {
+        const e = buf[i + 1]!;
+        if (e === 0x75) {
+          if (!HEX[buf[i + 2]!] || !HEX[buf[i + 3]!] || !HEX[buf[i + 4]!] || !HEX[buf[i + 5]!]) return -1;
+          i += 6;
+        } else {
+          if (i + 1 >= n || !ESCAPE[e]) return -1;
+          i += 2;
+        }
+        continue;
+      }
+      i++;
+    }
+  }
+
+  /** From a number's first byte: the index after it, or -1 for a malformed or unusual one. */
+  function skipNumber(buf: Uint8Array, i: number, n: number): number {
+    if (buf[i] === MINUS) {
+      i++;
+      if (buf[i] === ZERO) return -1; // -0, -0.5: -0 would lose its sign; rare enough to take the slow path
+    }
+    let c = buf[i]!;
+    const start = i;
+    if (c === ZERO) {
+      c = buf[++i]!;
+    } else if (c > ZERO && c <= NINE) {
+      do c = buf[++i]!;
+      while (c >= ZERO && c <= NINE && i < n);
+      if (i - start > MAX_INT_DIGITS) return -1;
+    } else {
+      return -1;
+    }
+    if (c === DOT) {
+      c = buf[++i]!;
+      if (!(c >= ZERO && c <= NINE) || i >= n) return -1;
+      do c = buf[++i]!;
+      while (c >= ZERO && c <= NINE && i < n);
+    }
+    if (c === 0x65 || c === 0x45) return -1; // exponent: may overflow to Infinity; slow path
+    return i;
+  }
+  return rawJsonObject;
+})();
+
+// ---------------------------------------------------------------------------------------------------
+// Differential fuzzing against the oracle: JSON-ish byte strings from a seeded generator, valid objects
+// and mutations of them, placed at every alignment in ArrayBuffers shared between records (the fast
+// implementation reads long strings four bytes at a time through a view on the whole ArrayBuffer).
+
+/** Deterministic PRNG (mulberry32): a failure names its seed and case, and comes back on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class JsonishGen {
+  constructor(private readonly rnd: () => number) {}
+
+  int(n: number): number {
+    return Math.floor(this.rnd() * n);
+  }
+
+  chance(p: number): boolean {
+    return this.rnd() < p;
+  }
+
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+
+  /** Mostly nothing, else spaces and tabs (the whitespace the fast path accepts), rarely a CR or LF. */
+  ws(): string {
+    if (this.chance(0.85)) return '';
+    return this.chance(0.97) ? this.pick([' ', '\t', '  ', ' \t ']) : this.pick(['\n', '\r\n', '\r']);
+  }
+
+  digits(count: number, first = '123456789'): string {
+    let s = this.pick(first.split(''));
+    for (let k = 1; k < count; k++) s += String(this.int(10));
+    return s;
+  }
+
+  /** A string's content as JSON text: runs of plain ASCII (short and long), escapes, non-ASCII text. */
+  stringBody(): string {
+    const target = this.pick([0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 40, 64, 100, 200, 400]) + this.int(4);
+    let s = '';
+    while (s.length < target) {
+      const r = this.int(20);
+      if (r < 8) {
+        // A plain run: one byte repeated (the benchmark's padding) or mixed printable ASCII.
+        const len = 1 + this.int(target - s.length + 4);
+        s += this.chance(0.5) ? 'x'.repeat(len) : Array.from({ length: len }, () => String.fromCharCode(0x23 + this.int(0x5c - 0x23))).join('');
+      } else if (r < 12) {
+        s += this.pick(['\\"', '\\\\', '\\/', '\\b', '\\f', '\\n', '\\r', '\\t', '\\u00e9', '\\u20AC', '\\ud83d\\ude00', '\\ud800', '\\u0000']);
+      } else if (r < 15) {
+        s += this.pick(['é', 'Zoë', '€', '𝄞', '東京', 'Привет', '\u2028', '\u007f', 'ÿ']);
+      } else if (r < 18) {
+        s += this.pick(['}', ']', '{', '[', ',', ':', '}}', ' ', '\t']);
+      } else {
+        s += this.pick(['a', 'bc', 'user-1', '/articles/1', 'page_view', '0123456789']);
+      }
+    }
+    return s;
+  }
+
+  number(): string {
+    const r = this.int(24);
+    if (r === 0) return this.pick(['-0', '-0.5', '-0.0', '01', '00', '1.', '.5', '-', '+1', '1e5', '1E-3', '2e+10', '-1e400', '0e0', '1.5e3', '--1', '1..2', '0x10', 'NaN', 'Infinity']);
+    if (r === 1) return (this.chance(0.5) ? '-' : '') + this.digits(298 + this.int(6)); // around the 300-digit limit
+    const int = this.chance(0.3) ? '0' : this.digits(1 + this.int(this.chance(0.8) ? 4 : 20));
+    const frac = this.chance(0.3) ? `.${this.digits(1 + this.int(8), '0123456789')}` : '';
+    const neg = int !== '0' && this.chance(0.3) ? '-' : '';
+    return neg + int + frac;
+  }
+
+  value(depth: number): string {
+    const r = this.int(depth > 6 ? 6 : 10);
+    if (r < 3) return `"${this.stringBody()}"`;
+    if (r < 5) return this.number();
+    if (r === 5) return this.pick(['true', 'false', 'null', 'true', 'false', 'null', 'tru', 'nul', 'fals', 'True', 'nulll']);
+    if (r < 8) {
+      const items = Array.from({ length: this.int(5) }, () => this.ws() + this.value(depth + 1) + this.ws());
+      return `[${items.join(',') || this.ws()}]`;
+    }
+    return this.object(depth + 1);
+  }
+
+  object(depth: number): string {
+    const members = Array.from({ length: this.int(depth === 0 ? 7 : 4) }, () => `${this.ws()}"${this.chance(0.8) ? this.pick(['id', 'type', 'user', 'url', 'pad', 'a', '']) : this.stringBody()}"${this.ws()}:${this.ws()}${this.value(depth)}${this.ws()}`);
+    return `{${members.join(',') || this.ws()}}`;
+  }
+
+  /** Nesting around the 64-level limit, in arrays or objects. */
+  deep(): string {
+    const levels = 58 + this.int(12);
+    const inObjects = this.chance(0.5);
+    const open = inObjects ? '{"a":' : '[';
+    const close = inObjects ? '}' : ']';
+    return `{"d":${open.repeat(levels)}${this.value(99)}${close.repeat(levels)}}`;
+  }
+
+  /** The page-view records of the benchmark, with every field's length varied. */
+  pageView(): string {
+    const pad = 'x'.repeat(this.int(400));
+    return `{"id":${this.int(1e6)},"type":"page_view","user":"user-${this.int(1e4)}","url":"/articles/${this.int(1e3)}","pad":"${pad}"}`;
+  }
+
+  /** One record's bytes: valid most of the time before mutation, then 0 to 3 mutations. */
+  record(): Buffer {
+    const r = this.int(20);
+    const text = r < 6 ? this.pageView() : r === 6 ? this.deep() : r === 7 ? this.value(0) : this.object(0);
+    let bytes = [...Buffer.from(text, 'utf8')];
+    const edits = this.chance(0.45) ? 0 : 1 + this.int(3);
+    for (let e = 0; e < edits; e++) bytes = this.mutate(bytes);
+    return Buffer.from(bytes);
+  }
+
+  mutate(bytes: number[]): number[] {
+    const at = bytes.length === 0 ? 0 : this.int(bytes.length);
+    switch (this.int(9)) {
+      case 0: // flip one bit
+        if (bytes.length > 0) bytes[at] = bytes[at]! ^ (1 << this.int(8));
+        return bytes;
+      case 1: // replace with a byte that matters
+        if (bytes.length > 0) bytes[at] = this.interestingByte();
+        return bytes;
+      case 2:
+      case 3: // insert bytes that matter
+        bytes.splice(at, 0, ...this.pick<number[]>([
+          [this.interestingByte()], [0x0d], [0x0a], [0x09], [0x00], [0x1f], [0x5c], [0x5c, 0x78], [0x5c, 0x75, 0x31, 0x32], [0x5c, 0x75, 0x31, 0x32, 0x67, 0x34],
+          [0xff], [0xc3], [0xc3, 0xa9], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf0, 0x9d, 0x84, 0x9e], [0x80],
+          [0x65, 0x35], [0x2d, 0x30], [0x30], [0x22], [0x7d], [0x5d], [0x2c],
+        ]));
+        return bytes;
+      case 4: // delete one byte
+        bytes.splice(at, 1);
+        return bytes;
+      case 5: // truncate, keeping or putting back a closing brace
+        bytes.length = at;
+        if (this.chance(0.7)) bytes.push(0x7d);
+        return bytes;
+      case 6: {
+        // a byte that matters anywhere in a run of plain bytes (the page views' padding)
+        const xs = bytes.flatMap((b, k) => (b === 0x78 ? [k] : []));
+        if (xs.length > 0) bytes[this.pick(xs)] = this.interestingByte();
+        return bytes;
+      }
+      case 7: // surrounding whitespace or a BOM
+        return this.chance(0.5) ? [...this.pick([[0x20], [0x09], [0x0a], [0xef, 0xbb, 0xbf]]), ...bytes] : [...bytes, this.pick([0x20, 0x09, 0x0a, 0x0d])];
+      default: // duplicate a slice (unbalanced brackets, doubled commas and quotes)
+        return [...bytes.slice(0, at), ...bytes.slice(at, at + 1 + this.int(6)), ...bytes.slice(at)];
+    }
+  }
+
+  interestingByte(): number {
+    return this.chance(0.6) ? this.pick([0x00, 0x01, 0x08, 0x09, 0x0a, 0x0d, 0x1f, 0x20, 0x22, 0x5c, 0x7d, 0x5d, 0x7b, 0x5b, 0x2c, 0x3a, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xf5, 0xff, 0x65, 0x45, 0x2d, 0x2b, 0x2e, 0x30]) : this.int(256);
+  }
+}
+
+/**
+ * Where each record's bytes go: most share a 64 KiB arena (as records share a fetch response's
+ * ArrayBuffer), at any offset and so any alignment, the arena being replaced now and then; the others get
+ * an ArrayBuffer of their own with 0 to 7 random bytes on either side, or a Buffer.from copy (the pool).
+ */
+class Placer {
+  private arena = new Uint8Array(0);
+  private used = 0;
+
+  constructor(private readonly gen: JsonishGen) {}
+
+  place(bytes: Buffer): Buffer {
+    const r = this.gen.int(10);
+    if (r < 6) {
+      if (this.used + bytes.length + 8 > this.arena.length || this.gen.chance(0.01)) {
+        this.arena = new Uint8Array(65536);
+        for (let k = 0; k < this.arena.length; k += 97) this.arena[k] = this.gen.interestingByte();
+        this.used = 0;
+      }
+      const at = this.used + this.gen.int(4);
+      this.arena.set(bytes, at);
+      this.used = at + bytes.length;
+      return Buffer.from(this.arena.buffer, at, bytes.length);
+    }
+    if (r < 9) {
+      const before = this.gen.int(8);
+      const after = this.gen.int(8);
+      const ab = new ArrayBuffer(before + bytes.length + after);
+      const all = new Uint8Array(ab);
+      for (let k = 0; k < all.length; k++) all[k] = this.gen.interestingByte();
+      all.set(bytes, before);
+      return Buffer.from(ab, before, bytes.length);
+    }
+    return Buffer.from(bytes);
+  }
+}
+
 describe('rawJsonObject', () => {
   it('accepts compact and spaced objects of every JSON type', () => {
     for (const text of ['{"a":1}', '{ "a" : [1, 2.5, "x", true, false, null, {}, []] }', '{"s":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud800"}', '{"é":"€𝄞"}', '{"a":{"b":{"c":[[[]]]}}}', '{"n":0,"m":-12.75,"z":0.0}']) {
@@ -127,6 +526,35 @@ describe('rawJsonObject', () => {
       fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => void assertSafe(Buffer.from([0x7b, ...bytes, 0x7d]))),
       { numRuns: NUM_RUNS },
     );
+  });
+});
+
+describe('rawJsonObject against the oracle (differential fuzz)', () => {
+  // FUZZ_SEED=n FUZZ_CASES=m node --import tsx --test test/unit/jsonValidate.test.ts for other inputs.
+  const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
+  const cases = Number(process.env.FUZZ_CASES ?? 20_000);
+
+  it(`gives the oracle's answer on ${cases} generated records, and accepts only what JSON.parse gives back unchanged`, () => {
+    const gen = new JsonishGen(mulberry32(seed));
+    const placer = new Placer(gen);
+    const counts = { accepted: 0, rejected: 0, acceptedLong: 0 };
+    for (let k = 0; k < cases; k++) {
+      const buf = placer.place(gen.record());
+      const expected = oracleRawJsonObject(buf);
+      const actual = rawJsonObject(buf);
+      if (actual !== expected) {
+        assert.fail(`case ${k} of seed ${seed}: ${actual}, the oracle ${expected}, at byteOffset ${buf.byteOffset} for ${JSON.stringify(buf.toString('latin1'))}`);
+      }
+      if (actual === NOT_RAW) {
+        counts.rejected++;
+      } else {
+        assertSafe(buf);
+        counts.accepted++;
+        if (buf.length >= 128) counts.acceptedLong++;
+      }
+    }
+    // Both answers, and long records (read four bytes at a time), often enough for the comparison to mean something.
+    assert.ok(counts.accepted > cases / 5 && counts.rejected > cases / 5 && counts.acceptedLong > cases / 10, JSON.stringify(counts));
   });
 });
 
