@@ -9,7 +9,7 @@ export { filter } from './stages/filter.js';
 export type { Filterer } from './stages/filter.js';
 export { idTrack } from './stages/idTrack.js';
 export type { IdTrackOptions } from './stages/idTrack.js';
-export { sseEncode, encodeEvent, encodeComment, encodePosition, dataLines } from './stages/sseEncode.js';
+export { sseEncode, sseEncodeBytes, encodeEvent, encodeComment, encodePosition, dataLines } from './stages/sseEncode.js';
 export type { SseEncodeOptions } from './stages/sseEncode.js';
 export { ndjsonEncode } from './stages/ndjsonEncode.js';
 export { heartbeat } from './stages/heartbeat.js';
