@@ -16,7 +16,9 @@ export function fixtureKafka() {
   if (!shared) {
     const kafka = new Kafka({ clientId: 'kafka-sse-tests', brokers: testBrokers(), logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    // Idempotent: a send that a busy broker answers late is retried by kafkajs, and without idempotence
+    // the retry could write the records twice (it did once: a partition with 8 records instead of 4).
+    const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
     shared = {
       kafka,
       admin: admin.connect().then(() => admin),

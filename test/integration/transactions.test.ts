@@ -22,7 +22,8 @@ test('records of an aborted transaction are never sent; committed ones are, and 
   } finally {
     await producer.disconnect();
   }
-  // Offsets: 0 before, 1-2 aborted, 3 abort marker, 4 committed, 5 commit marker, 6 after.
+  // Offsets: 0 before, 1-2 aborted, 3 abort marker, 4 committed, then the commit marker and `after` in
+  // either order (the coordinator writes markers after commit() returns).
   const server = await startServer({ kafka: sharedKafka() });
   const { events, source } = await collectEvents(`${server.url}/${topic}`, {
     lastEventId: JSON.stringify([{ topic, partition: 0, offset: 0 }]),
@@ -31,7 +32,9 @@ test('records of an aborted transaction are never sent; committed ones are, and 
   source.close();
   const messages = events.filter((e) => e.type === 'message').map((e) => JSON.parse(e.data) as { n: string; _kafka: { offset: number } });
   assert.deepEqual(messages.map((m) => m.n), ['before', 'committed', 'after']);
-  assert.deepEqual(messages.map((m) => m._kafka.offset), [0, 4, 6]);
+  assert.deepEqual(messages.map((m) => m._kafka.offset).slice(0, 2), [0, 4]);
+  const afterOffset = messages[2]!._kafka.offset;
+  assert.ok(afterOffset === 5 || afterOffset === 6, `after at ${afterOffset}`);
   const last = events.filter((e) => e.type === 'message').at(-1)!;
-  assert.deepEqual(JSON.parse(last.lastEventId), [{ topic, partition: 0, offset: 7 }]);
+  assert.deepEqual(JSON.parse(last.lastEventId), [{ topic, partition: 0, offset: afterOffset + 1 }]);
 });
