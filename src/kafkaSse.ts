@@ -49,7 +49,10 @@ export interface KafkaSseOptions extends ParseLimits {
   logger?: Logger;
   /** Handlers for consumer instrumentation events (`consumer.connect`, `consumer.fetch`, …). */
   kafkaEventHandlers?: Record<string, (event: KafkaInstrumentationEvent) => void>;
-  /** Tuning of the per-connection client made from `kafkaConfig`. */
+  /**
+   * Tuning of the Kafka client: the per-connection one made from `kafkaConfig`, or the shared one of
+   * `kafka` (applied when that is made; every request using the instance must then pass the same).
+   */
   clientTuning?: ClientTuning;
   /**
    * Decides whether this request may read these topics (those in the URL or in `Last-Event-ID`), before
@@ -178,11 +181,13 @@ async function prepare(
   if (options.authorize && !(await options.authorize(req, topics))) {
     throw new ForbiddenError('You may not read these topics', { topics });
   }
+  // Before taking a slot: a shared client asked for conflicting tuning throws (an operator's mistake, a 500).
+  const shared = options.kafka ? sharedClient(options.kafka, options.clientTuning) : undefined;
   const releaseSlot = takeSlot(options, req.socket?.remoteAddress);
 
-  const perConnection = !options.kafka;
-  const client = options.kafka
-    ? sharedClient(options.kafka)
+  const perConnection = !shared;
+  const client = shared
+    ? shared
     : KafkaClient.fromConfig(
         // Fail fast unless told otherwise: a client waiting on a dead broker should get its 503 quickly.
         {

@@ -150,7 +150,8 @@ export class KafkaClient {
   private connected?: Promise<void>;
   private readonly leaders = new Map<string, Leaders>();
   private readonly pollers = new Map<number, TailPoller>();
-  private readonly tuning: Required<ClientTuning>;
+  /** The tuning in effect (defaults filled in). */
+  readonly tuning: Readonly<Required<ClientTuning>>;
   private closed = false;
   /** Fetch requests sent, for tests and metrics. */
   directFetches = 0;
@@ -463,12 +464,25 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 
 const sharedClients = new WeakMap<Kafka, KafkaClient>();
 
-/** The process-wide client for a shared kafkajs instance: one set of connections for all its streams. */
-export function sharedClient(kafka: Kafka): KafkaClient {
+/**
+ * The process-wide client for a shared kafkajs instance: one set of connections for all its streams.
+ * `tuning` applies when the client is made (the first call for this instance); a later call asking for
+ * different tuning throws, since one client cannot honour two.
+ */
+export function sharedClient(kafka: Kafka, tuning?: ClientTuning): KafkaClient {
   let client = sharedClients.get(kafka);
   if (!client) {
-    client = new KafkaClient(kafka);
+    client = new KafkaClient(kafka, tuning);
     sharedClients.set(kafka, client);
+  } else if (tuning) {
+    for (const [name, value] of Object.entries(tuning) as Array<[keyof ClientTuning, number | undefined]>) {
+      if (value !== undefined && client.tuning[name] !== value) {
+        throw new Error(
+          `The shared Kafka client of this kafkajs instance already runs with ${name} = ${client.tuning[name]}, not ${value}: ` +
+            'pass the same clientTuning everywhere this instance is used, or close it first (closeSharedClient).',
+        );
+      }
+    }
   }
   return client;
 }

@@ -9,6 +9,7 @@ import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { sharedClient, type KafkaInstrumentationEvent } from '../../src/index.js';
 import { createTopic, fixtureKafka, produce, testBrokers } from '../helpers/kafka.js';
 import { readRaw, startServer } from '../helpers/sse.js';
+import { until } from '../helpers/wait.js';
 
 /** A kafkajs socket factory (same as kafkajs's own for plain TCP) that counts the sockets it opens. */
 function countingSockets() {
@@ -219,4 +220,32 @@ test('an idle shared client keeps no timer armed (kafkajs 2.2.4 re-armed a 1 ms 
   const armed = connected.filter((c) => c.requestQueue.throttleCheckTimeoutId !== null && c.requestQueue.throttleCheckTimeoutId !== undefined);
   assert.equal(armed.length, 0, `${armed.length} of ${connected.length} idle connections keep a timer armed`);
   await client.close();
+});
+
+test('clientTuning applies to the shared client of `kafka`; conflicting tuning is a 500 that takes no connection slot', async () => {
+  const topic = await createTopic(1, 'guard-tuning');
+  await produce(topic, [{ partition: 0, value: { n: 0 } }]);
+  const kafka = new Kafka({ clientId: `tuning-${randomUUID()}`, brokers: testBrokers(), logLevel: logLevel.NOTHING });
+  // Connection limits count per options object: the refused requests share theirs.
+  const tuned = { kafka, clientTuning: { retryWindowMs: 4321 } };
+  const other = { kafka, maxConnections: 1, clientTuning: { retryWindowMs: 1234 } };
+  const server = await startServer((req) => (req.url?.includes('other') ? other : tuned), () => [{ topic, partition: 0, offset: 0 }]);
+  try {
+    const first = await readRaw(`${server.url}/tuned`, { until: (t) => t.includes('\ndata: ') });
+    assert.equal(first.status, 200);
+    assert.equal(sharedClient(kafka).tuning.retryWindowMs, 4321, 'the shared client was made with the request\'s tuning');
+    for (let i = 0; i < 3; i++) {
+      const refused = await readRaw(`${server.url}/other`, { until: () => false, timeoutMs: 5000 });
+      assert.equal(refused.status, 500);
+      assert.equal(JSON.parse(refused.text).code, 'KSSE_INTERNAL');
+    }
+    // `other` allows one connection and three of its requests were refused: had they kept their slot, the
+    // fourth would be a 503 (too many connections) rather than the same 500.
+    await until(() => server.finished === 4, () => `${server.finished} of 4 requests settled`);
+    const again = await readRaw(`${server.url}/other`, { until: () => false, timeoutMs: 5000 });
+    assert.equal(again.status, 500, 'refused requests gave their connection slot back');
+  } finally {
+    await server.close();
+    await sharedClient(kafka).close();
+  }
 });
