@@ -59,6 +59,13 @@ const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as objec
 const bufferOf = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get as (this: Uint8Array) => ArrayBufferLike;
 const byteOffsetOf = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'byteOffset')!.get as (this: Uint8Array) => number;
 
+/** At a backslash inside a string: the index after its escape (`\uXXXX` or one of `"\/bfnrt`), or -1. */
+function escapeEnd(buf: Uint8Array, i: number): number {
+  const e = buf[i + 1]!;
+  if (e !== 0x75) return ESCAPE[e] ? i + 2 : -1;
+  return HEX[buf[i + 2]!] && HEX[buf[i + 3]!] && HEX[buf[i + 4]!] && HEX[buf[i + 5]!] ? i + 6 : -1;
+}
+
 /**
  * Whether `buf` is a JSON object that can go to a client as it is, without `JSON.parse` and
  * `JSON.stringify`: returns EMPTY_OBJECT or OBJECT when `JSON.parse(buf.toString('utf8'))` gives a
@@ -102,14 +109,8 @@ export function rawJsonObject(buf: Uint8Array): number {
       while (inString[c] === 0) c = buf[++i]!;
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
-        const e = buf[i + 1]!;
-        if (e === 0x75) {
-          if (!HEX[buf[i + 2]!] || !HEX[buf[i + 3]!] || !HEX[buf[i + 4]!] || !HEX[buf[i + 5]!]) return NOT_RAW;
-          i += 6;
-        } else {
-          if (!ESCAPE[e]) return NOT_RAW;
-          i += 2;
-        }
+        i = escapeEnd(buf, i);
+        if (i < 0) return NOT_RAW;
       } else if (c >= 0x80) {
         sawHighByte = true;
         i++;
@@ -179,14 +180,8 @@ export function rawJsonObject(buf: Uint8Array): number {
           }
           if (c === QUOTE) break;
           if (c === BACKSLASH) {
-            const e = buf[i + 1]!;
-            if (e === 0x75) {
-              if (!HEX[buf[i + 2]!] || !HEX[buf[i + 3]!] || !HEX[buf[i + 4]!] || !HEX[buf[i + 5]!]) return NOT_RAW;
-              i += 6;
-            } else {
-              if (!ESCAPE[e]) return NOT_RAW;
-              i += 2;
-            }
+            i = escapeEnd(buf, i);
+            if (i < 0) return NOT_RAW;
           } else if (c === CLOSE_OBJ && i !== last) {
             i++;
           } else {
