@@ -60,15 +60,15 @@ export class RawJsonRecord implements DeserializedRecord {
     return parts.join('');
   }
 
-  /** What follows the value's bytes but its closing brace: the `_kafka` member, the brace, the blank line. */
-  jsonTail(): string {
-    return `${this.empty ? '"_kafka":' : ',"_kafka":'}${kafkaMetaJson(this)}\n\n`;
+  /** The `_kafka` member up to its offset: `,"_kafka":{"topic":…,"partition":…,"offset":` (no comma for `{}`). */
+  kafkaHead(): string {
+    return `${this.empty ? '"_kafka":' : ',"_kafka":'}${kafkaMetaHead(this)}`;
   }
 
   /** Appends the pieces of `json()` to `parts`. */
   pushJson(parts: string[]): void {
     const raw = this.raw;
-    parts.push(raw.toString('utf8', 0, raw.length - 1), this.empty ? '"_kafka":' : ',"_kafka":', kafkaMetaJson(this));
+    parts.push(raw.toString('utf8', 0, raw.length - 1), this.kafkaHead(), kafkaMetaTail(this));
   }
 }
 
@@ -83,17 +83,26 @@ export function kafkaMeta(record: KafkaRecord) {
   };
 }
 
+// The members of `_kafka` after `offset`, as JSON.stringify writes them (sseEncodeBytes writes the same).
+export const TIMESTAMP_MEMBER = ',"timestamp":';
+export const KEY_MEMBER = ',"key":';
+
 let lastTopic: string | undefined;
 let lastTopicJson = '';
 
-/** `{…}}`: `kafkaMeta` as JSON.stringify writes it, and the closing brace of the record's object. */
-function kafkaMetaJson(r: KafkaRecord): string {
+/** `{"topic":…,"partition":…,"offset":`: `kafkaMeta` as JSON.stringify writes it, up to the offset. */
+function kafkaMetaHead(r: KafkaRecord): string {
   if (r.topic !== lastTopic) {
     lastTopic = r.topic;
     lastTopicJson = `{"topic":${JSON.stringify(r.topic)},"partition":`;
   }
+  return `${lastTopicJson}${r.partition},"offset":`;
+}
+
+/** The rest of `kafkaMeta` from the offset on, and the closing brace of the record's object. */
+function kafkaMetaTail(r: KafkaRecord): string {
   const ts = Number.isFinite(r.timestamp) ? String(r.timestamp) : 'null';
   const offset = Number.isFinite(r.offset) ? String(r.offset) : 'null';
   const key = r.key === null ? 'null' : JSON.stringify(r.key.toString('utf8'));
-  return `${lastTopicJson}${r.partition},"offset":${offset},"timestamp":${ts},"key":${key}}}`;
+  return `${offset}${TIMESTAMP_MEMBER}${ts}${KEY_MEMBER}${key}}}`;
 }

@@ -1,6 +1,6 @@
 import type { DeserializedRecord, TrackedBatch, TrackedRecord } from '../types.js';
-import { IdRun, TrackedRecordOf } from './idTrack.js';
-import { RawJsonRecord } from './rawJsonRecord.js';
+import { type IdRun, TrackedRecordOf } from './idTrack.js';
+import { KEY_MEMBER, RawJsonRecord, TIMESTAMP_MEMBER } from './rawJsonRecord.js';
 
 export interface SseEncodeOptions {
   /** After records the client never sees (skipped, filtered), send a position block at most this often (ms). */
@@ -115,10 +115,10 @@ class ByteCache {
   }
 }
 
-const TIMESTAMP_FIELD = Buffer.from(',"timestamp":');
-const KEY_FIELD = Buffer.from(',"key":');
-const NULL_KEY_END = Buffer.from(',"key":null}}\n\n');
-const END_OF_KAFKA = Buffer.from('}}\n\n');
+const TIMESTAMP_FIELD = Buffer.from(TIMESTAMP_MEMBER);
+const KEY_FIELD = Buffer.from(KEY_MEMBER);
+const NULL_KEY_END = Buffer.from(`${KEY_MEMBER}null}}${END}`);
+const END_OF_KAFKA = Buffer.from(`}}${END}`);
 const DIGITS = 20; // the most bytes writeNumber writes: a sign and 16 digits, or "null"
 
 /** Writes the digits of `n`, an integer in [0, 2^31), at `at`; returns the new end. */
@@ -159,6 +159,12 @@ function put(chunk: Buffer, at: number, bytes: Buffer): number {
   return at + n;
 }
 
+/** A record the byte path writes: unparsed by the default deserializer, its id from `idTrack`. */
+function writtenAsBytes<R extends DeserializedRecord>(tracked: TrackedRecord<R>): tracked is TrackedRecordOf<R & RawJsonRecord> {
+  const record = tracked.record;
+  return tracked instanceof TrackedRecordOf && record instanceof RawJsonRecord && !record.materialized;
+}
+
 /**
  * `sseEncode`, yielding each batch of records as one Buffer (position blocks alone stay strings), byte for
  * byte the same output. Records the default deserializer let through unparsed, with ids from `idTrack`,
@@ -183,9 +189,8 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
     let size = Buffer.byteLength(trailer);
     for (let i = 0; i < n; i++) {
       const tracked = records[i]!;
-      const record = tracked.record;
-      if (tracked instanceof TrackedRecordOf && record instanceof RawJsonRecord && !record.materialized) {
-        const run = tracked.run as IdRun;
+      if (writtenAsBytes(tracked)) {
+        const { run, record } = tracked;
         size += head.length + run.head.length * 3 + run.tail.length * 3 + DATA.length + record.raw.length;
         size += 128 + record.topic.length * 6 + 3 * DIGITS + (record.key === null ? 0 : record.key.length * 6 + 2);
       } else {
@@ -199,13 +204,12 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
     let lastTimestampLength = 0;
     for (let i = 0; i < n; i++) {
       const tracked = records[i]!;
-      const record = tracked.record;
-      if (!(tracked instanceof TrackedRecordOf && record instanceof RawJsonRecord && !record.materialized)) {
+      if (!writtenAsBytes(tracked)) {
         at += chunk.write(encodedEvent(tracked, eventHead), at);
         continue;
       }
       // event: message\nid: [..{"topic":..,"partition":..,"offset":<n>}..]\ndata: <value without its `}`>
-      const run = tracked.run as IdRun;
+      const { run, record } = tracked;
       if (run !== lastRun) {
         lastRun = run;
         runHead = cache.get(run.head);
@@ -221,7 +225,7 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
         metaTopic = record.topic;
         metaPartition = record.partition;
         metaEmpty = record.empty;
-        metaHead = cache.get(`${record.empty ? '"_kafka":' : ',"_kafka":'}{"topic":${JSON.stringify(record.topic)},"partition":${record.partition},"offset":`);
+        metaHead = cache.get(record.kafkaHead());
       }
       at = writeNumber(chunk, put(chunk, at, metaHead), record.offset);
       at = put(chunk, at, TIMESTAMP_FIELD);
