@@ -243,7 +243,6 @@ async function decodeRecordSet(
 
 /** Decodes a Fetch v11 response body (what follows the correlation id). */
 export async function decodeFetchV11(buf: Buffer): Promise<DecodedFetch> {
-  at = 0;
   const clientSideThrottleTime = buf.readInt32BE(0);
   // error_code (int16) and session_id (int32) are not used.
   let p = 10;

@@ -95,10 +95,7 @@ export function assertSupportedKafkajs(kafka?: Kafka): void {
         'Install the pinned version, or re-check src/kafka/kafkajsInternals.ts against the new one.',
     );
   }
-  const Broker = require('kafkajs/src/broker') as { prototype: object };
-  if (!Object.getOwnPropertySymbols(Broker.prototype).some((s) => s.description === 'private:Broker:sendRequest')) {
-    throw new Error('kafkajs no longer has Broker#sendRequest, which fetches are sent through; see src/kafka/kafkajsInternals.ts');
-  }
+  brokerSendRequest();
   if (kafka && !createClusterHook(kafka)) {
     throw new Error('kafkajs no longer exposes its cluster factory; see src/kafka/kafkajsInternals.ts');
   }
@@ -187,12 +184,18 @@ const FETCH_API_KEY = (require('kafkajs/src/protocol/requests/apiKeys') as { Fet
 const parseFetchErrors = (require('kafkajs/src/protocol/requests/fetch/v1/response') as { parse(data: unknown): Promise<unknown> }).parse;
 const READ_COMMITTED = 1;
 
-function sendRequestOf(broker: RawBroker): SendRequest {
-  const proto = Object.getPrototypeOf(broker) as Record<symbol, unknown>;
+let sendRequest: SendRequest | undefined;
+
+/** kafkajs's private `Broker#[sendRequest]`, which fetches are sent through (looked up once). */
+function brokerSendRequest(): SendRequest {
+  if (sendRequest) return sendRequest;
+  const proto = (require('kafkajs/src/broker') as { prototype: Record<symbol, unknown> }).prototype;
   const symbol = Object.getOwnPropertySymbols(proto).find((s) => s.description === 'private:Broker:sendRequest');
   const send = symbol ? proto[symbol] : undefined;
-  if (typeof send !== 'function') throw new Error('kafkajs no longer has Broker#sendRequest; see src/kafka/kafkajsInternals.ts');
-  return send as SendRequest;
+  if (typeof send !== 'function') {
+    throw new Error('kafkajs no longer has Broker#sendRequest, which fetches are sent through; see src/kafka/kafkajsInternals.ts');
+  }
+  return (sendRequest = send as SendRequest);
 }
 
 /**
@@ -205,13 +208,13 @@ export async function fetchRecords(broker: RawBroker, request: FetchRequest): Pr
   const protocolRequest = lookup(FETCH_API_KEY, fetchRequests)({ ...request, isolationLevel: READ_COMMITTED });
   if (protocolRequest.request.apiVersion === 11) {
     protocolRequest.response = { decode: decodeFetchV11 as (payload: Buffer) => Promise<unknown>, parse: parseFetchErrors };
-    return (await sendRequestOf(broker).call(broker, protocolRequest)) as DecodedFetch;
+    return (await brokerSendRequest().call(broker, protocolRequest)) as DecodedFetch;
   }
   return fromKafkajs(await broker.fetch(request));
 }
 
-/** kafkajs's decoded fetch in `DecodedFetch`'s shape. */
-function fromKafkajs(response: RawFetchResponse): DecodedFetch {
+/** kafkajs's decoded fetch in `DecodedFetch`'s shape (exported for its test). */
+export function fromKafkajs(response: RawFetchResponse): DecodedFetch {
   return {
     clientSideThrottleTime: 0,
     responses: response.responses.map(({ topicName, partitions }) => ({

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeFetchV11, type DecodedPartition } from '../../src/kafka/fetchDecoder.js';
+import { decodeFetchV11, type DecodedFetch, type DecodedPartition } from '../../src/kafka/fetchDecoder.js';
+import { fromKafkajs, type RawFetchResponse } from '../../src/kafka/kafkajsInternals.js';
 
 const require = createRequire(import.meta.url);
 interface KafkajsEncoder {
@@ -169,6 +170,20 @@ describe('decodeFetchV11', () => {
     assert.equal(part.nextOffset, 10);
     const unaware = await only(response('t', [{ partition: 0, records }]));
     assert.deepEqual(unaware.records.map((r) => r.offset), [0, 1, 2, 3, 4, 7, 8], 'without the broker\'s aborted list nothing is dropped');
+  });
+
+  it('has a fallback (kafkajs decodes, for brokers without Fetch v11) that gives the same records and next offsets', async () => {
+    const records = Buffer.concat([
+      await batch({ baseOffset: 5, baseTimestamp: 1000, records: [{ value: json(1), key: Buffer.from('k'), headers: { h: Buffer.from('v') } }, { value: null }] }),
+      await batch({ baseOffset: 7, baseTimestamp: 2000, producerId: 3, transactional: true, extraAttributes: 0x20, records: [{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }] }),
+      await batch({ baseOffset: 8, baseTimestamp: 3000, records: [{ value: json(8) }], compression: GZIP }),
+    ]);
+    const buf = response('t', [{ partition: 0, records }, { partition: 1, records: Buffer.alloc(0) }]);
+    const shape = ({ responses }: DecodedFetch) =>
+      responses.map(({ topicName, partitions }) => ({ topicName, partitions: partitions.map((p) => ({ ...p, records: p.records.map((r) => ({ ...r })) })) }));
+    const fallback = fromKafkajs((await kafkajsV11.decode(buf)) as unknown as RawFetchResponse);
+    assert.deepEqual(shape(fallback), shape(await decodeFetchV11(buf)));
+    assert.deepEqual(fallback.responses[0]!.partitions.map((p) => p.nextOffset), [9, -1]);
   });
 
   it('matches kafkajs on random batches (property)', async () => {
