@@ -186,19 +186,19 @@ async function prepare(
   const releaseSlot = takeSlot(options, req.socket?.remoteAddress);
 
   const perConnection = !shared;
-  const client = shared
-    ? shared
-    : KafkaClient.fromConfig(
-        // Fail fast unless told otherwise: a client waiting on a dead broker should get its 503 quickly.
-        {
-          brokers: ['localhost:9092'],
-          connectionTimeout: 1000,
-          retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
-          ...options.kafkaConfig,
-          clientId: `KafkaSSE-${connectionId}`,
-        },
-        { retryWindowMs: 10_000, ...options.clientTuning },
-      );
+  const client =
+    shared ??
+    KafkaClient.fromConfig(
+      // Fail fast unless told otherwise: a client waiting on a dead broker should get its 503 quickly.
+      {
+        brokers: ['localhost:9092'],
+        connectionTimeout: 1000,
+        retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
+        ...options.kafkaConfig,
+        clientId: `KafkaSSE-${connectionId}`,
+      },
+      { retryWindowMs: 10_000, ...options.clientTuning },
+    );
   const release = async () => {
     releaseSlot();
     if (perConnection) await client.close();

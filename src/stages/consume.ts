@@ -44,42 +44,39 @@ export async function* consume(
     const fetched = source.fetch([...positions.values()], { wait, signal });
     return { fetched, startedAt };
   };
-  try {
-    while (!signal.aborted) {
-      const pending = ahead ?? fetchNext(caughtUp);
-      ahead = undefined;
-      let fetched: Fetched;
-      try {
-        fetched = await pending.fetched;
-      } catch (err) {
-        if (signal.aborted) return;
-        throw err;
-      }
-      // One array of every partition's records (flatMap is markedly slower on batches of thousands).
-      let records: KafkaRecord[] = fetched.length === 1 ? fetched[0]!.records : [];
-      if (fetched.length > 1) for (const f of fetched) for (const r of f.records) records.push(r);
-      emit('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - pending.startedAt });
-      if (fetched.length === 0) {
-        if (!caughtUp) yield { records: [], progress: [] };
-        caughtUp = true;
-        continue;
-      }
-      caughtUp = false;
-      const progress: PartitionProgress[] = fetched.map((f) => {
-        positions.get(`${f.topic}\u0000${f.partition}`)!.offset = f.nextOffset;
-        const last = f.records[f.records.length - 1];
-        return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
-      });
-      if (options.readAhead && !signal.aborted) {
-        ahead = fetchNext(false);
-        ahead.fetched.catch(() => {}); // settled when pulled; an error now must not go unhandled
-      }
-      emit('consumer.start_batch_process', { batchSize: records.length });
-      yield { records, progress };
-      emit('consumer.end_batch_process', { batchSize: records.length });
+  while (!signal.aborted) {
+    const pending = ahead ?? fetchNext(caughtUp);
+    ahead = undefined;
+    let fetched: Fetched;
+    try {
+      fetched = await pending.fetched;
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
     }
-  } finally {
-    // A fetch started ahead and never pulled: its answer is dropped (the positions it read from were never sent).
-    ahead?.fetched.catch(() => {});
+    // One array of every partition's records (flatMap is markedly slower on batches of thousands).
+    const records: KafkaRecord[] = fetched.length === 1 ? fetched[0]!.records : [];
+    if (fetched.length > 1) for (const f of fetched) for (const r of f.records) records.push(r);
+    emit('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - pending.startedAt });
+    if (fetched.length === 0) {
+      if (!caughtUp) yield { records: [], progress: [] };
+      caughtUp = true;
+      continue;
+    }
+    caughtUp = false;
+    const progress: PartitionProgress[] = fetched.map((f) => {
+      positions.get(`${f.topic}\u0000${f.partition}`)!.offset = f.nextOffset;
+      const last = f.records[f.records.length - 1];
+      return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
+    });
+    if (options.readAhead && !signal.aborted) {
+      ahead = fetchNext(false);
+      // Settled when pulled. An error before that, or the answer of a fetch never pulled because the stream
+      // ended (dropped: nothing of it was sent), must not go unhandled.
+      ahead.fetched.catch(() => {});
+    }
+    emit('consumer.start_batch_process', { batchSize: records.length });
+    yield { records, progress };
+    emit('consumer.end_batch_process', { batchSize: records.length });
   }
 }

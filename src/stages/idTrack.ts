@@ -21,9 +21,12 @@ export class IdRun {
 
   /** The id whose own fragment carries `value` (a next offset, or a timestamp). */
   id(value: number): string {
-    return `${this.head}${Number.isFinite(value) ? String(value) : 'null'}${this.tail}`;
+    return `${this.head}${jsonNumber(value)}${this.tail}`;
   }
 }
+
+/** A number as JSON.stringify writes it: its digits, or null when not finite. */
+const jsonNumber = (value: number) => (Number.isFinite(value) ? String(value) : 'null');
 
 /**
  * A record and its event id. The id is built when first read: encoders that know `IdRun` write it
@@ -56,10 +59,10 @@ export function idTrack<R extends KafkaRecord = DeserializedRecord>(assigned: Po
     const json = JSON.stringify(useTimestamp ? { topic: p.topic, partition: p.partition, timestamp: 0 } : { topic: p.topic, partition: p.partition, offset: 0 });
     return json.slice(0, -2);
   });
-  const fragment = (i: number, value: number) => `${prefixes[i]}${Number.isFinite(value) ? String(value) : 'null'}}`;
+  const fragment = (i: number, value: number) => `${prefixes[i]}${jsonNumber(value)}}`;
   const fragments = assigned.map((p, i) => fragment(i, useTimestamp ? startTimestamp : p.offset));
   const current = () => `[${fragments.join(',')}]`;
-  // The run around partition `i`: every other fragment, rebuilt only when one of them changes.
+  // The run around partition `i`: every other fragment as it stands, made once per run of records.
   const runOf = (i: number) =>
     new IdRun(
       `[${fragments.slice(0, i).map((f) => `${f},`).join('')}${prefixes[i]}`,
