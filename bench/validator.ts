@@ -5,6 +5,7 @@
 // Each record set is one Buffer sliced into records, as kafkajs slices a fetch response.
 import { NOT_RAW, rawJsonObject } from '../src/json/validate.js';
 import { previousRawJsonObject } from '../test/helpers/previousRawJsonObject.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 15);
@@ -14,17 +15,6 @@ const PASSES = 10;
 // ---------------------------------------------------------------------------------------------------
 // Record sets
 
-/** Deterministic PRNG (mulberry32), so that every run measures the same records. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One Buffer holding every text, and the records as slices of it. */
 function slices(texts: string[]): Buffer[] {
@@ -53,7 +43,7 @@ const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'checkout', 'search', 'Zoë', 
 
 /** Records with nested objects and arrays, integers, decimals, booleans, null, escapes and non-ASCII text. */
 function mixed(count: number, seed: number): string[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const text = (words: number) => Array.from({ length: words }, () => pick(WORDS)).join(' ');
   const out: string[] = [];
@@ -82,7 +72,7 @@ function mixed(count: number, seed: number): string[] {
 
 /** Long non-ASCII text, and JSON carried inside a string (a backslash every few bytes). */
 function unicodeText(count: number, seed: number): string[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const words = ['Привет', 'мир', '東京', 'καλημέρα', 'ü', 'naïve', '🙂'];
   return Array.from({ length: count }, (_, i) =>
     JSON.stringify({ id: i, text: Array.from({ length: 30 }, () => words[Math.floor(rnd() * words.length)]).join(' ') }));

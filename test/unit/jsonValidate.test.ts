@@ -12,6 +12,7 @@ import { sseEncode, sseEncodeBytes } from '../../src/stages/sseEncode.js';
 import { collect } from '../../src/testing.js';
 import type { KafkaRecord, Position } from '../../src/types.js';
 import { previousRawJsonObject } from '../helpers/previousRawJsonObject.js';
+import { mulberry32 } from '../helpers/prng.js';
 import { recordingLogger } from './support.js';
 
 // FUZZ_RUNS=100000 node --import tsx --test test/unit/jsonValidate.test.ts for a deep run.
@@ -89,17 +90,6 @@ const mutated = fc
 // and mutations of them, placed at every alignment in ArrayBuffers shared between records (the fast
 // implementation reads long strings four bytes at a time through a view on the whole ArrayBuffer).
 
-/** Deterministic PRNG (mulberry32): a failure names its seed and case, and comes back on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class JsonishGen {
   constructor(private readonly rnd: () => number) {}
