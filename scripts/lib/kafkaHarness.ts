@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, wri
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 
 /** The Kafka version this project is tested against. Pinned here and nowhere else; `KAFKA_VERSION` overrides it. */
 export const PINNED_KAFKA_VERSION = '4.4.0';
@@ -26,6 +26,17 @@ export interface BrokerInstance {
   name: string;
   port: number;
   controllerPort: number;
+  /**
+   * The node's server.properties, for nodes that are not a single PLAINTEXT node (a cluster's members,
+   * a SASL node); default: the single-node properties below.
+   */
+  properties?: (dataDir: string) => string;
+  /** Formatting of a fresh node: the cluster id (the same on every member of a cluster) and extra arguments (`--add-scram …`). */
+  format?: { clusterId?: string; args?: string[] };
+  /** The login of the harness's own metadata probe, for a node whose client listener asks for SASL. */
+  sasl?: SASLOptions;
+  /** JVM heap (default 512m..1g); a cluster's nodes share two cores and take less. */
+  heap?: { min: string; max: string };
 }
 
 export const DEFAULT_INSTANCE: BrokerInstance = { name: 'default', port: BROKER_PORT, controllerPort: 9093 };
@@ -148,10 +159,11 @@ export function isListening(host: string, port: number, timeoutMs = 1000): Promi
 }
 
 /** Asks the cluster for metadata with a kafkajs admin client; resolves to the broker list, or throws. */
-export async function describeCluster(brokerList: string[], timeoutMs = 5000) {
+export async function describeCluster(brokerList: string[], timeoutMs = 5000, sasl?: SASLOptions) {
   const kafka = new Kafka({
     clientId: 'kafka-sse-harness',
     brokers: brokerList,
+    ...(sasl ? { sasl } : {}),
     logLevel: logLevel.NOTHING,
     connectionTimeout: Math.min(timeoutMs, 3000),
     requestTimeout: timeoutMs,
@@ -193,15 +205,22 @@ function serverProperties(dataDir: string, instance: BrokerInstance): string {
   ].join('\n');
 }
 
-function clusterId(): string {
+/** The cluster id an instance's storage was formatted with, or undefined while it is unformatted. */
+export function formattedClusterId(instance: BrokerInstance, version = kafkaVersion()): string | undefined {
+  const meta = join(instancePaths(instance).dataDir(version), 'meta.properties');
+  if (!existsSync(meta)) return undefined;
+  return /^cluster\.id=(.+)$/m.exec(readFileSync(meta, 'utf8'))?.[1]?.trim();
+}
+
+export function newClusterId(): string {
   // A Kafka cluster id is a 16-byte UUID in URL-safe base64 without padding.
   return randomBytes(16).toString('base64url');
 }
 
-function javaArgs(lib: string, mainClass: string, args: string[]): string[] {
+function javaArgs(lib: string, mainClass: string, args: string[], heap = { min: '512m', max: '1g' }): string[] {
   return [
-    '-Xms512m',
-    '-Xmx1g',
+    `-Xms${heap.min}`,
+    `-Xmx${heap.max}`,
     '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
     '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
@@ -212,6 +231,17 @@ function javaArgs(lib: string, mainClass: string, args: string[]): string[] {
     mainClass,
     ...args,
   ];
+}
+
+function runJava(args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((done) => {
+    const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (err) => done({ status: null, output: String(err) }));
+    child.on('close', (status) => done({ status, output }));
+  });
 }
 
 export interface BrokerInfo {
@@ -230,7 +260,7 @@ async function waitForMetadata(pid: number, deadline: number, instance: BrokerIn
     }
     if (await isListening(BROKER_HOST, instance.port, 500)) {
       try {
-        await describeCluster([`${BROKER_HOST}:${instance.port}`], 3000);
+        await describeCluster([`${BROKER_HOST}:${instance.port}`], 3000, instance.sasl);
         return;
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
@@ -270,7 +300,7 @@ export async function startBroker(
   }
   if (await isListening(BROKER_HOST, instance.port)) {
     // Someone else's broker (or something else) already owns the port: use it if it speaks Kafka.
-    await describeCluster([address]).catch((err: unknown) => {
+    await describeCluster([address], 5000, instance.sasl).catch((err: unknown) => {
       throw new HarnessError(`kafka: port ${instance.port} is taken by something that does not answer as Kafka: ${String(err)}`);
     });
     return { address, version: 'unknown (not started by this harness)', startedHere: false };
@@ -280,19 +310,17 @@ export async function startBroker(
   const dataDir = paths.dataDir(version);
   const propsFile = paths.propsFile(version);
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(propsFile, serverProperties(dataDir, instance));
+  writeFileSync(propsFile, (instance.properties ?? ((dir) => serverProperties(dir, instance)))(dataDir));
   if (!existsSync(join(dataDir, 'meta.properties'))) {
-    const format = spawnSync(
-      'java',
-      javaArgs(lib, 'kafka.tools.StorageTool', ['format', '-t', clusterId(), '-c', propsFile]),
-      { encoding: 'utf8' },
-    );
+    // Not spawnSync: the members of a cluster are formatted at the same time.
+    const formatArgs = ['format', '-t', instance.format?.clusterId ?? newClusterId(), '-c', propsFile, ...(instance.format?.args ?? [])];
+    const format = await runJava(javaArgs(lib, 'kafka.tools.StorageTool', formatArgs, instance.heap));
     if (format.status !== 0) {
-      throw new HarnessError(`kafka: formatting KRaft storage failed:\n${format.stdout}${format.stderr}`);
+      throw new HarnessError(`kafka: formatting KRaft storage failed:\n${format.output}`);
     }
   }
   const out = openSync(paths.logFile, 'a');
-  const child = spawn('java', javaArgs(lib, 'kafka.Kafka', [propsFile]), {
+  const child = spawn('java', javaArgs(lib, 'kafka.Kafka', [propsFile], instance.heap), {
     detached: true,
     stdio: ['ignore', out, out],
   });
