@@ -9,6 +9,7 @@
 // partition (the Java consumer's rule; kafkajs delivered aborted records).
 import { createRequire } from 'node:module';
 import type { KafkaRecord } from '../types.js';
+import { decompress } from './codecs.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,9 +33,6 @@ export interface DecodedFetch {
   responses: Array<{ topicName: string; partitions: DecodedPartition[] }>;
 }
 
-interface Codec {
-  decompress(buffer: Buffer): Promise<Buffer>;
-}
 interface LegacyMessage {
   offset: string;
   timestamp: string;
@@ -43,11 +41,7 @@ interface LegacyMessage {
   headers?: KafkaRecord['headers'];
 }
 
-// kafkajs 2.2.4's codec registry (users register Snappy, LZ4, ZSTD there) and its decoder for the
-// pre-0.11 message formats, which Kafka 4 no longer writes.
-const compression = require('kafkajs/src/protocol/message/compression') as {
-  lookupCodecByAttributes(attributes: number): Codec | null;
-};
+// kafkajs 2.2.4's decoder for the pre-0.11 message formats, which Kafka 4 no longer writes.
 const KafkajsDecoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
 const decodeLegacyMessageSet = require('kafkajs/src/protocol/messageSet/decoder') as (
   decoder: unknown,
@@ -228,9 +222,8 @@ async function decodeRecordSet(
       }
     }
     if (!skip && batch.recordCount > 0) {
-      const codec = attributes & 0x07 ? compression.lookupCodecByAttributes(attributes) : null;
-      if (codec) {
-        const plain = await codec.decompress(buf.subarray(p + BATCH_HEADER, batchEnd));
+      if (attributes & 0x07) {
+        const plain = await decompress(attributes & 0x07, buf.subarray(p + BATCH_HEADER, batchEnd));
         readRecords(topic, partition, batch, plain, 0, plain.length, records);
       } else {
         readRecords(topic, partition, batch, buf, p + BATCH_HEADER, batchEnd, records);
