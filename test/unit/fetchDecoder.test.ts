@@ -211,3 +211,86 @@ describe('decodeFetchV11', () => {
     );
   });
 });
+
+// Compressed batches written by kafkajs's own encoder with each codec registered the way a kafkajs user
+// registers it (restored afterwards). Our decoder never looks at that registry; it only lets kafkajs
+// encode, and decode for comparison.
+describe('decodeFetchV11 with compressed batches', () => {
+  type KafkajsCodec = () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> };
+  const codecs = (require('kafkajs') as { CompressionCodecs: Record<number, KafkajsCodec> }).CompressionCodecs;
+  const SNAPPY = 2;
+  const LZ4 = 3;
+  const ZSTD = 4;
+  const XERIAL_SNAPPY = -1; // snappy as the Java client frames it; written with attribute 2
+  const kafkajsSnappy = require('kafkajs-snappy') as KafkajsCodec;
+  const KafkajsLz4 = require('kafkajs-lz4') as new () => { codec: KafkajsCodec };
+  interface Zstd { Streaming: new () => { compress(d: Uint8Array, level: number): Uint8Array; decompress(d: Uint8Array): Uint8Array } }
+  const zstd = new Promise<Zstd>((resolve) => (require('zstd-codec') as { ZstdCodec: { run(cb: (z: Zstd) => void): void } }).ZstdCodec.run(resolve));
+  // zstd-codec's streaming encoder leaves out the content size, as zstd-jni (the Java client) does.
+  const zstdCodec: KafkajsCodec = () => ({
+    compress: async (encoder) => Buffer.from(new (await zstd).Streaming().compress(encoder.buffer, 3)),
+    decompress: async (buffer) => Buffer.from(new (await zstd).Streaming().decompress(buffer)),
+  });
+  // snappy-java's framing around kafkajs-snappy's raw blocks, in 32 KiB chunks like SnappyOutputStream.
+  const xerialCodec: KafkajsCodec = () => ({
+    async compress(encoder) {
+      const parts: Buffer[] = [Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1])];
+      for (let p = 0; p < encoder.buffer.length; p += 32 * 1024) {
+        const block = await kafkajsSnappy().compress({ buffer: encoder.buffer.subarray(p, p + 32 * 1024) });
+        parts.push(Buffer.from([block.length >>> 24, (block.length >>> 16) & 0xff, (block.length >>> 8) & 0xff, block.length & 0xff]), block);
+      }
+      return Buffer.concat(parts);
+    },
+    decompress: (buffer) => kafkajsSnappy().decompress(buffer),
+  });
+  const saved = { ...codecs };
+  const register = (codec: number) => {
+    codecs[SNAPPY] = codec === XERIAL_SNAPPY ? xerialCodec : kafkajsSnappy;
+    codecs[LZ4] = new KafkajsLz4().codec;
+    codecs[ZSTD] = zstdCodec;
+  };
+  const restore = () => Object.assign(codecs, saved);
+
+  const pad = 'abcdefghij'.repeat(28);
+  const records = Array.from({ length: 300 }, (_, i): { key: Buffer; value: Buffer; headers: Record<string, Buffer> } => ({
+    key: Buffer.from(`k${i}`),
+    value: Buffer.from(JSON.stringify({ n: i, pad })),
+    headers: i % 10 === 0 ? { trace: Buffer.from(`t${i}`) } : {},
+  }));
+
+  for (const [name, codec] of [['snappy (raw blocks, kafkajs-snappy)', SNAPPY], ['snappy (xerial framing, as Java writes it)', XERIAL_SNAPPY], ['lz4 (kafkajs-lz4)', LZ4], ['zstd (no content size)', ZSTD]] as const) {
+    it(`reads ${name} batches like kafkajs with the codec registered, and gives back the records written`, async () => {
+      register(codec);
+      let buf: Buffer;
+      let theirs: Awaited<ReturnType<typeof viaKafkajs>>;
+      try {
+        const compressed = await batch({ baseOffset: 100, baseTimestamp: 5000, records, compression: codec === XERIAL_SNAPPY ? SNAPPY : codec });
+        assert.equal(compressed.readInt16BE(21) & 0x07, codec === XERIAL_SNAPPY ? SNAPPY : codec, 'the batch names the codec');
+        const plain = await batch({ baseOffset: 400, baseTimestamp: 6000, records: [{ value: json(400) }] });
+        buf = response('t', [{ partition: 3, records: Buffer.concat([compressed, plain]) }]);
+        theirs = await viaKafkajs(buf);
+      } finally {
+        restore();
+      }
+      const ours = await viaUs(buf);
+      assert.deepEqual(ours, theirs);
+      const part = ours[0]!.records;
+      assert.equal(part.length, 301);
+      assert.deepEqual(part.map((r) => r.offset), Array.from({ length: 301 }, (_, i) => 100 + i));
+      for (let i = 0; i < 300; i++) {
+        assert.deepEqual([part[i]!.key, part[i]!.value, part[i]!.headers], [records[i]!.key, records[i]!.value, records[i]!.headers], `record ${i}`);
+      }
+      assert.equal((await only(buf)).nextOffset, 401);
+    });
+  }
+
+  it('fails a batch with an unknown codec id (5) with CodecUnavailableError', async () => {
+    const unknown = await batch({ baseOffset: 0, baseTimestamp: 1000, records: [{ value: json(1) }], extraAttributes: 5 });
+    const buf = response('t', [{ partition: 0, records: unknown }]);
+    const { CodecUnavailableError } = await import('../../src/kafka/codecs.js');
+    // Thrown, or kept on the partition, depending on how the caller wants partition errors.
+    const error = await decodeFetchV11(buf).then((r) => (r.responses[0]!.partitions[0] as { error?: unknown }).error, (err: unknown) => err);
+    assert.ok(error instanceof CodecUnavailableError, String(error));
+    assert.equal(error.codec, '5');
+  });
+});
