@@ -1,0 +1,279 @@
+// Streams from a production-shaped cluster: three KRaft nodes (localhost:29092..29094, RF 3, min ISR 2)
+// of this file's own, beside the shared broker. Partitions led by different nodes, and a partition
+// leader killed (SIGKILL) under a running stream and under a connecting client while an idempotent
+// producer keeps writing. The tests run one after another; each starts every node it killed again.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { EventSource } from 'eventsource';
+import { logLevel, type Kafka } from 'kafkajs';
+import { closeSharedClient, type KafkaSseOptions } from '../../src/index.js';
+import { clusterSkip, startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { startServer } from '../helpers/sse.js';
+import { delay, eventually } from '../helpers/wait.js';
+
+const skip = clusterSkip;
+// Started at the top level: `after` hooks registered inside a `before` hook run as soon as that hook ends.
+const cluster = (skip ? undefined : await startTestCluster()) as TestCluster;
+
+/** The two ways a user gives kafkaSse its Kafka: one shared kafkajs instance, or a config for a client per connection. */
+const CONFIGURATIONS: Array<{ name: string; options(): KafkaSseOptions }> = [
+  {
+    name: 'shared kafka instance',
+    options() {
+      // Made inside the test: its connections close when that test ends.
+      const kafka = cluster.kafka({ clientId: 'cluster-sse-shared' });
+      after(() => closeSharedClient(kafka));
+      return { kafka };
+    },
+  },
+  {
+    name: 'kafkaConfig per connection',
+    options: () => ({ kafkaConfig: { brokers: cluster.brokers, logLevel: logLevel.NOTHING } }),
+  },
+];
+
+let topicCount = 0;
+const topicName = (what: string) => `cluster-${what}-${++topicCount}-${Date.now().toString(36)}`;
+
+interface Acked {
+  partition: number;
+  offset: number;
+  n: number;
+}
+
+/**
+ * An idempotent producer (acks -1, one request in flight) writing one record at a time, round-robin over
+ * `partitions`, across failovers: a send that fails is sent again (the same record, which the broker
+ * de-duplicates by its sequence number) until it is acknowledged. What was acked is in `acked`.
+ */
+function keepProducing(kafka: Kafka, topic: string, partitions: number) {
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+  const acked: Acked[] = [];
+  let failedSends = 0;
+  let running = true;
+  const done = (async () => {
+    await producer.connect();
+    for (let n = 0; running; n++) {
+      for (;;) {
+        try {
+          const [meta] = await producer.send({
+            topic,
+            acks: -1,
+            timeout: 5000,
+            messages: [{ partition: n % partitions, value: JSON.stringify({ n }) }],
+          });
+          acked.push({ partition: meta!.partition, offset: Number(meta!.baseOffset), n });
+          break;
+        } catch {
+          failedSends++;
+          if (!running) return;
+          await delay(100);
+        }
+      }
+      await delay(5);
+    }
+  })();
+  return {
+    acked,
+    failedSends: () => failedSends,
+    async stop() {
+      running = false;
+      await done;
+      await producer.disconnect();
+    },
+  };
+}
+
+interface Received {
+  partition: number;
+  offset: number;
+  n: number;
+}
+
+/**
+ * A plain `eventsource` EventSource, reconnecting by itself only (with Last-Event-ID, after the
+ * server's `retry:`). `closedForGood` counts the times it gave up (readyState CLOSED), which a browser
+ * would not recover from without the application's help.
+ */
+function openReader(url: string) {
+  const received: Received[] = [];
+  const errorEvents: Array<{ code?: string }> = [];
+  const closedForGood: Array<number | undefined> = [];
+  let opens = 0;
+  const es = new EventSource(url);
+  es.addEventListener('open', () => opens++);
+  es.addEventListener('message', (e: MessageEvent<string>) => {
+    const { n, _kafka } = JSON.parse(e.data) as { n: number; _kafka: { partition: number; offset: number } };
+    received.push({ partition: _kafka.partition, offset: _kafka.offset, n });
+  });
+  es.addEventListener('error', (e: Event & { data?: unknown; code?: number }) => {
+    if (typeof e.data === 'string') errorEvents.push(JSON.parse(e.data) as { code?: string });
+    if (es.readyState === EventSource.CLOSED) closedForGood.push(e.code);
+  });
+  return {
+    received,
+    errorEvents,
+    closedForGood,
+    opens: () => opens,
+    close: () => es.close(),
+  };
+}
+
+/** Every offset 0..end-1 of every partition exactly once and in order, and every acked record at the offset it was acked at. */
+function assertExactlyOnce(received: Received[], ends: Map<number, number>, acked: Acked[]): void {
+  for (const [partition, end] of ends) {
+    const offsets = received.filter((r) => r.partition === partition).map((r) => r.offset);
+    assert.deepEqual(offsets, Array.from({ length: end }, (_, i) => i), `partition ${partition}: offsets 0..${end - 1}, each once, in order`);
+  }
+  const seen = new Map(received.map((r) => [`${r.partition}:${r.offset}`, r.n]));
+  const lost = acked.filter((a) => seen.get(`${a.partition}:${a.offset}`) !== a.n);
+  assert.deepEqual(lost, [], 'every acknowledged record reached the client, at the offset it was acked at');
+}
+
+async function partitionEnds(topic: string): Promise<Map<number, number>> {
+  const offsets = await (await cluster.admin()).fetchTopicOffsets(topic);
+  return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+}
+
+/** Serves every partition of `topic` from offset 0 with these options. */
+function serveFromStart(topic: string, partitions: number, options: KafkaSseOptions, ends: string[]) {
+  return startServer({ ...options, retryMs: 500, onStreamEnd: (s) => ends.push(s.reason) }, () =>
+    Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })),
+  );
+}
+
+for (const configuration of CONFIGURATIONS) {
+  test(`6 partitions led by all three nodes, ${configuration.name}: every record of every partition exactly once, in partition order`, { skip }, async () => {
+    const topic = topicName('spread');
+    await cluster.createSpreadTopic(topic, 6);
+    const leaders = await Promise.all([0, 1, 2, 3, 4, 5].map((p) => cluster.leaderOf(topic, p)));
+    assert.deepEqual([...new Set(leaders)].sort(), [1, 2, 3], `partition leaders ${leaders.join(',')} cover every node`);
+
+    const perPartition = 50;
+    const producer = cluster.kafka().producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const messages = [];
+    for (let n = 0; n < perPartition; n++) {
+      for (let partition = 0; partition < 6; partition++) messages.push({ partition, value: JSON.stringify({ n }) });
+    }
+    await producer.send({ topic, acks: -1, messages });
+    await producer.disconnect();
+
+    const ends: string[] = [];
+    const server = await serveFromStart(topic, 6, configuration.options(), ends);
+    const reader = openReader(server.url);
+    try {
+      await eventually(() => reader.received.length >= 6 * perPartition, 20_000, () => `${reader.received.length} of ${6 * perPartition} events`);
+      await delay(300); // a duplicate would arrive right behind the last record
+      for (let partition = 0; partition < 6; partition++) {
+        const got = reader.received.filter((r) => r.partition === partition);
+        const expected = Array.from({ length: perPartition }, (_, i) => ({ partition, offset: i, n: i }));
+        assert.deepEqual(got, expected, `partition ${partition} (led by node ${leaders[partition]}): offsets and records 0..${perPartition - 1}, once each, in order`);
+      }
+      assert.equal(reader.received.length, 6 * perPartition, 'nothing more');
+      assert.deepEqual(reader.errorEvents, [], 'no SSE error event');
+    } finally {
+      reader.close();
+      await server.close();
+    }
+  });
+}
+
+interface FailoverOutcome {
+  reader: ReturnType<typeof openReader>;
+  producer: ReturnType<typeof keepProducing>;
+  ackedAtKill: number;
+  killed: number;
+  streamEnds: string[];
+}
+
+/**
+ * Streams a 3-partition topic (leaders on nodes 1, 2, 3) from offset 0 while the producer writes; kills
+ * the leader of partition 0 with SIGKILL, either under the running stream (`connect: 'before'`) or
+ * right before the client connects (`'after'`), keeps producing through the failover, starts the node
+ * again, and waits until the client has every partition up to its end. Returns what happened.
+ */
+async function leaderKilled(
+  options: KafkaSseOptions,
+  connect: 'before' | 'after',
+  t: { diagnostic(message: string): void },
+): Promise<{ outcome: FailoverOutcome; ends: Map<number, number> }> {
+  const topic = topicName(`failover-${connect}`);
+  await cluster.createSpreadTopic(topic, 3);
+  const streamEnds: string[] = [];
+  const server = await serveFromStart(topic, 3, options, streamEnds);
+  const producer = keepProducing(cluster.kafka({ clientId: 'cluster-producer' }), topic, 3);
+  let reader: ReturnType<typeof openReader> | undefined;
+  let killed = -1;
+  try {
+    await eventually(() => producer.acked.length >= 30, 20_000, () => `${producer.acked.length} acks before the kill`);
+    if (connect === 'before') {
+      reader = openReader(server.url);
+      await eventually(() => reader!.received.length >= 30, 20_000, () => `${reader!.received.length} events before the kill`);
+    }
+    killed = await cluster.leaderOf(topic, 0);
+    assert.ok(killed > 0, 'partition 0 has a leader');
+    const killedAt = Date.now();
+    await cluster.kill(killed, 'SIGKILL');
+    const ackedAtKill = producer.acked.length;
+    if (connect === 'after') reader = openReader(server.url);
+    const r = reader!;
+
+    // Through the failover: the dead node is fenced after its session timeout and others take over.
+    await eventually(() => producer.acked.length >= ackedAtKill + 30, 45_000, () => `${producer.acked.length - ackedAtKill} acks after the kill`);
+    const newLeader = await cluster.leaderOf(topic, 0);
+    const failoverMs = Date.now() - killedAt;
+    await cluster.start(killed);
+    const ackedAtRestart = producer.acked.length;
+    await eventually(() => producer.acked.length >= ackedAtRestart + 20, 30_000, () => `${producer.acked.length - ackedAtRestart} acks after the restart`);
+    await producer.stop();
+
+    const ends = await partitionEnds(topic);
+    const summary = () =>
+      `${r.opens()} opens, SSE error events [${r.errorEvents.map((e) => e.code).join(',')}], ` +
+      `gave up [${r.closedForGood.join(',')}], streams ended [${streamEnds.join(',')}]`;
+    const offsetsReceived = () =>
+      [...ends].map(([p, end]) => `partition ${p}: ${r.received.filter((x) => x.partition === p).length} events, last ${r.received.filter((x) => x.partition === p).at(-1)?.offset} (end ${end})`).join('; ');
+    const reachedEnds = () => [...ends].every(([p, end]) => end === 0 || r.received.some((x) => x.partition === p && x.offset === end - 1));
+    await eventually(reachedEnds, 45_000, () => `${offsetsReceived()}; ${summary()}`);
+    await delay(300); // a duplicate would arrive right behind the last record
+
+    t.diagnostic(
+      `killed node ${killed} (leader of partition 0; node ${newLeader} leads it after ${failoverMs} ms), ${producer.failedSends()} failed sends, ` +
+        `${producer.acked.length} acked; ${summary()}`,
+    );
+    assert.ok(ackedAtKill > 0 && producer.acked.length > ackedAtKill, 'records were acked before and after the kill');
+    return { outcome: { reader: r, producer, ackedAtKill, killed, streamEnds }, ends };
+  } finally {
+    reader?.close();
+    await producer.stop().catch(() => {});
+    await server.close();
+    await cluster.restoreAll();
+  }
+}
+
+for (const configuration of CONFIGURATIONS) {
+  test(`partition leader killed (SIGKILL) under a stream while an idempotent producer writes, ${configuration.name}: every acked record exactly once, in order, no SSE error`, { skip }, async (t) => {
+    const { outcome, ends } = await leaderKilled(configuration.options(), 'before', t);
+    const { reader, producer } = outcome;
+    assertExactlyOnce(reader.received, ends, producer.acked);
+    assert.deepEqual(reader.errorEvents, [], 'no SSE error event: the stream rode through the failover');
+    assert.deepEqual(reader.closedForGood, [], 'the EventSource never gave up');
+  });
+}
+
+for (const configuration of CONFIGURATIONS) {
+  test(`a client connecting right after the partition leader was killed (SIGKILL), ${configuration.name}: it ends up streaming every record exactly once, and its EventSource never gives up`, { skip }, async (t) => {
+    const { outcome, ends } = await leaderKilled(configuration.options(), 'after', t);
+    const { reader, producer } = outcome;
+    assert.deepEqual(reader.closedForGood, [], 'the plain EventSource never reached readyState CLOSED');
+    assert.ok(reader.opens() >= 1, 'the stream opened');
+    assertExactlyOnce(reader.received, ends, producer.acked);
+    for (const e of reader.errorEvents) assert.match(e.code ?? '', /^KSSE_/, 'SSE error events carry a code');
+  });
+}
