@@ -63,6 +63,11 @@ export const ForbiddenError = defineError('ForbiddenError', 'KSSE_FORBIDDEN', 40
 export const TopicDeletedError = defineError('TopicDeletedError', 'KSSE_TOPIC_DELETED', 410);
 /** Kafka failed mid-stream in a way the stream cannot recover from. */
 export const ConsumeError = defineError('ConsumeError', 'KSSE_CONSUME_ERROR', 502);
+/**
+ * A record batch is compressed with a codec this server cannot decode. The stream ends with this code
+ * and asks the client to come back later (`retry:`), instead of reconnecting into it every few seconds.
+ */
+export const UnsupportedCompressionError = defineError('UnsupportedCompressionError', 'KSSE_UNSUPPORTED_COMPRESSION', 502);
 /** A pipeline stage (a deserializer, filter or custom stage) threw. */
 export const StageError = defineError('StageError', 'KSSE_STAGE_ERROR', 500);
 /** Anything unexpected. The message is generic; details go to the server log only. */

@@ -1,5 +1,5 @@
 // kafka-sse: the public surface. Re-exports only.
-export { kafkaSse, kafkaSseResponse } from './kafkaSse.js';
+export { kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal } from './kafkaSse.js';
 export type { KafkaSseOptions, KafkaInstrumentationEvent, StreamSummary } from './kafkaSse.js';
 export { consume } from './stages/consume.js';
 export type { ConsumeOptions, RecordSource } from './stages/consume.js';

@@ -8,7 +8,7 @@ import { ForbiddenError, KafkaSseError, KafkaUnavailableError, StageError, TooMa
 import { KafkaClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
-import { resolveStart } from './resolve.js';
+import { refuseTopics, resolveStart } from './resolve.js';
 import { consume } from './stages/consume.js';
 import { deserialize, type Deserializer } from './stages/deserialize.js';
 import { filter, type Filterer } from './stages/filter.js';
@@ -178,6 +178,8 @@ async function prepare(
   const at = atTimestamp === undefined ? undefined : parseTimestamp(atTimestamp);
   const ndjson = wantsNdjson(req);
   const topics = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
+  // Everything that can be refused without Kafka is refused before it is touched.
+  refuseTopics(topics, options.allowedTopics);
   if (options.authorize && !(await options.authorize(req, topics))) {
     throw new ForbiddenError('You may not read these topics', { topics });
   }
@@ -197,7 +199,8 @@ async function prepare(
         ...options.kafkaConfig,
         clientId: `KafkaSSE-${connectionId}`,
       },
-      { retryWindowMs: 10_000, ...options.clientTuning },
+      options.clientTuning,
+      logger,
     );
   const release = async () => {
     releaseSlot();
@@ -247,7 +250,7 @@ async function prepare(
 async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new KafkaUnavailableError(`Kafka did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new KafkaUnavailableError('Kafka is not reachable; try again shortly', { retryAfterSeconds: 2 })), ms);
   });
   try {
     return await Promise.race([work, deadline]);
@@ -261,13 +264,51 @@ function queryParameter(url: string | undefined, name: string): string | undefin
   return new URL(url, 'http://localhost').searchParams.get(name) ?? undefined;
 }
 
-function defaultConnectErrorHandler(error: KafkaSseError, _req: IncomingMessage, res: ServerResponse): void {
+function defaultConnectErrorHandler(error: KafkaSseError, req: IncomingMessage, res: ServerResponse): void {
+  sendRefusal(req, res, error);
+}
+
+/**
+ * True for a refusal that will pass by itself: Kafka unreachable or still starting, the connection limit,
+ * a server closing. A client should retry these with the same request.
+ */
+export function isTransientRefusal(error: KafkaSseError): boolean {
+  return error.status === 503;
+}
+
+/** True when the client asked for an event stream, as every `EventSource` does. */
+function acceptsEventStream(req: RequestLike): boolean {
+  return (headerValue(req, 'accept') ?? '').includes('text/event-stream');
+}
+
+/**
+ * The answer to a request refused before streaming. An `EventSource` that gets anything but a 200 closes
+ * for good, so a transient refusal of a `text/event-stream` request is a 200 stream holding a `retry:`
+ * hint and one `error` event with the code, then its end: the client reconnects by itself, keeping its
+ * `Last-Event-ID`. Other refusals, and every refusal of other clients (NDJSON, curl), keep their HTTP
+ * status as a JSON body (503s with `Retry-After`). See docs/decisions/006-transient-refusals.md.
+ */
+export function refusalResponse(
+  req: RequestLike,
+  error: KafkaSseError,
+  retryMs = 2000,
+): { status: number; headers: Record<string, string>; body: string } {
+  if (isTransientRefusal(error) && acceptsEventStream(req)) {
+    const after = typeof error.details.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds * 1000 : 0;
+    const body = `retry: ${Math.round(Math.max(retryMs, after))}\n\n` + encodeEvent('error', undefined, JSON.stringify(error));
+    return { status: 200, headers: { ...streamHeaders(false), 'x-kafka-sse-error': error.code }, body };
+  }
+  return { status: error.status, headers: errorHeaders(error), body: JSON.stringify(error) };
+}
+
+/** Sends `refusalResponse` on a Node response (ends it if headers went out already). */
+export function sendRefusal(req: IncomingMessage, res: ServerResponse, error: KafkaSseError, retryMs?: number): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const body = JSON.stringify(error);
-  res.writeHead(error.status, { ...errorHeaders(error), 'content-length': Buffer.byteLength(body) });
+  const { status, headers, body } = refusalResponse(req, error, retryMs);
+  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
 
@@ -280,14 +321,16 @@ function errorHeaders(error: KafkaSseError): Record<string, string> {
   };
 }
 
-// Refusals the operator should look at; everything else a client can cause is logged at warn at most.
-const OPERATOR_ERRORS = new Set(['KSSE_INTERNAL', 'KSSE_NO_TOPICS_AVAILABLE', 'KSSE_KAFKA_UNAVAILABLE']);
+// Refusals that need the operator; a client cannot cause them. Kafka being unreachable is logged at warn:
+// it passes by itself (a restart, a leader election) and clients retry.
+const OPERATOR_ERRORS = new Set(['KSSE_INTERNAL', 'KSSE_NO_TOPICS_AVAILABLE']);
 
-/** Logs and reports a request refused before streaming. */
+/** Logs and reports a request refused before streaming. The log has the cause; the client never does. */
 function refused(options: KafkaSseOptions, req: RequestLike, err: unknown): KafkaSseError {
   const clientError = toClientError(err);
   const logger = options.logger ?? silentLogger;
   if (OPERATOR_ERRORS.has(clientError.code)) logger.error({ err, code: clientError.code }, 'request failed');
+  else if (clientError instanceof KafkaUnavailableError) logger.warn({ err, code: clientError.code }, 'request refused: Kafka is not reachable');
   else logger.warn({ code: clientError.code, message: clientError.message }, 'request refused');
   options.onRequestError?.(clientError, req);
   return clientError;
@@ -311,7 +354,8 @@ export async function kafkaSse(
   options: KafkaSseOptions = {},
   atTimestamp?: number,
 ): Promise<void> {
-  const onConnectError = options.connectErrorHandler ?? defaultConnectErrorHandler;
+  const onConnectError =
+    options.connectErrorHandler ?? ((error: KafkaSseError, req: IncomingMessage, res: ServerResponse) => sendRefusal(req, res, error, options.retryMs));
   let prepared: PreparedStream;
   try {
     prepared = await prepare(req, assignments, options, atTimestamp);
@@ -398,7 +442,11 @@ class StreamLife {
         this.reason = clientError.code;
         prepared.emit('consumer.crash', { error: clientError.message });
         logger.error({ err, code: clientError.code }, 'stream ended by an error');
-        if (!ndjson) yield encodeEvent('error', undefined, JSON.stringify(clientError));
+        if (!ndjson) {
+          // A failure that will take a while to mend (an unreadable batch) asks the client to come back later.
+          const after = clientError.details.retryAfterSeconds;
+          yield (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
+        }
       }
     } finally {
       clearTimeout(lifetime);
@@ -482,8 +530,9 @@ export async function kafkaSseResponse(
   try {
     prepared = await prepare(req, assignments, options, atTimestamp);
   } catch (err) {
-    const clientError = refused(options, req, err);
-    return new Response(JSON.stringify(clientError), { status: clientError.status, headers: errorHeaders(clientError) });
+    const { status, headers, body } = refusalResponse(req, refused(options, req, err), options.retryMs);
+    if (status === 200) delete headers.connection; // a hop-by-hop header: fetch-style runtimes set it themselves
+    return new Response(body, { status, headers });
   }
   const stream = new StreamLife(prepared, options, undefined);
   if (request.signal?.aborted) stream.end('client disconnected');

@@ -17,6 +17,20 @@ export interface ResolveOptions {
   atTimestamp?: number | undefined;
 }
 
+/**
+ * Throws TopicNotAllowedError for the first topic outside `allowedTopics` (without it: Kafka's internal
+ * `__` topics, unless named there). Needs no Kafka, so it runs before anything connects: a refused name
+ * is a 404 even while Kafka is down, and says nothing about the cluster's health.
+ */
+export function refuseTopics(topics: Iterable<string>, allowedTopics: string[] | undefined): void {
+  const allowed = allowedTopics ? new Set(allowedTopics) : undefined;
+  for (const topic of topics) {
+    if (allowed ? !allowed.has(topic) : topic.startsWith('__')) {
+      throw new TopicNotAllowedError(`Topic ${topic} is not available for streaming`, { topic });
+    }
+  }
+}
+
 /** Validates `request` against the cluster and returns one exact start position per partition. */
 export async function resolveStart(
   client: Pick<KafkaClient, 'topicPartitions' | 'resolve'>,
@@ -24,10 +38,8 @@ export async function resolveStart(
   options: ResolveOptions = {},
 ): Promise<Position[]> {
   const requested = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
+  refuseTopics(requested, options.allowedTopics);
   const allowed = options.allowedTopics ? new Set(options.allowedTopics) : undefined;
-  // Kafka's internal topics (__consumer_offsets, __transaction_state, …) only when named in allowedTopics.
-  const refused = requested.find((t) => (allowed ? !allowed.has(t) : t.startsWith('__')));
-  if (refused !== undefined) throw new TopicNotAllowedError(`Topic ${refused} is not available for streaming`, { topic: refused });
   const existing = await client.topicPartitions(allowed ? [...new Set([...requested, ...allowed])] : requested);
   if (allowed && ![...allowed].some((t) => existing.has(t))) {
     throw new NoTopicsAvailableError('None of the topics this server may stream exists');

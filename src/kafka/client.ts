@@ -1,8 +1,11 @@
 // The boundary with Kafka: topic metadata, start positions, and group-less fetches. Stages see only
 // `KafkaRecord`s and positions; nothing outside src/kafka/ imports kafkajs.
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
-import { ConsumeError, KafkaUnavailableError, TopicDeletedError } from '../errors.js';
-import type { KafkaRecord, Position } from '../types.js';
+import { ConsumeError, KafkaSseError, KafkaUnavailableError, TopicDeletedError, UnsupportedCompressionError } from '../errors.js';
+import { CodecUnavailableError } from './codecs.js';
+import { silentLogger } from '../logger.js';
+import type { KafkaRecord, Logger, Position } from '../types.js';
+import { kafkajsLogCreator } from './logging.js';
 import {
   createCluster,
   isRetriable,
@@ -45,7 +48,8 @@ const LATEST = '-1';
 /**
  * Picks out of a fetch response what a stream at `positions` has not read yet. A response serves several
  * streams in the tail long-poll: the first stream to take a partition's records gets them, the others
- * copies, since stages may change the records they are given.
+ * copies, since stages may change the records they are given. Throws the error of a partition this
+ * stream reads, if one failed; partitions it does not read cannot fail it.
  */
 function slice(response: DecodedFetch, positions: Position[], taken?: Set<DecodedPartition>): FetchedPartition[] {
   const wanted = new Map(positions.map((p) => [key(p.topic, p.partition), p.offset]));
@@ -53,7 +57,9 @@ function slice(response: DecodedFetch, positions: Position[], taken?: Set<Decode
   for (const { topicName, partitions } of response.responses) {
     for (const part of partitions) {
       const from = wanted.get(key(topicName, part.partition));
-      if (from === undefined || part.nextOffset <= from) continue;
+      if (from === undefined) continue;
+      if (part.error !== undefined) throw part.error;
+      if (part.nextOffset <= from) continue;
       let records = part.records;
       // A batch read from its start (compressed, or the log rolled) may begin before the asked offset.
       if (records.length > 0 && records[0]!.offset < from) records = records.filter((r) => r.offset >= from);
@@ -127,7 +133,15 @@ class TailPoller {
         }
         const taken = new Set<DecodedPartition>();
         for (const w of [...this.waiters]) {
-          const result = slice(response, w.positions, taken);
+          let result: FetchedPartition[];
+          try {
+            result = slice(response, w.positions, taken);
+          } catch (err) {
+            // A partition only this waiter reads failed: the others on this broker carry on.
+            this.waiters.delete(w);
+            w.reject(err);
+            continue;
+          }
           if (result.length > 0) {
             this.waiters.delete(w);
             w.resolve(result);
@@ -169,9 +183,12 @@ export class KafkaClient {
     };
   }
 
-  /** A client for a kafkajs config. Never creates topics; kafkajs logs only errors unless told otherwise. */
-  static fromConfig(config: KafkaConfig, tuning?: ClientTuning): KafkaClient {
-    return new KafkaClient(new Kafka({ logLevel: logLevel.ERROR, ...config }), tuning);
+  /**
+   * A client for a kafkajs config. Never creates topics. kafkajs's log lines go to `logger` (warnings and
+   * errors only) unless the config brings a `logCreator` of its own.
+   */
+  static fromConfig(config: KafkaConfig, tuning?: ClientTuning, logger: Logger = silentLogger): KafkaClient {
+    return new KafkaClient(new Kafka({ logLevel: logLevel.WARN, logCreator: kafkajsLogCreator(logger), ...config }), tuning);
   }
 
   get tailFetches(): number {
@@ -189,11 +206,13 @@ export class KafkaClient {
 
   async connect(): Promise<void> {
     if (this.closed) throw new KafkaUnavailableError('The Kafka client is closed');
-    this.connected ??= Promise.all([this.direct.connect(), this.tail.connect()]).then(
+    // Connecting reaches the seed broker only; the broker list comes with metadata. Without it, the first
+    // request to a partition leader fails with "broker not found" and waits for a retry.
+    this.connected ??= Promise.all([this.direct, this.tail].map((c) => c.connect().then(() => c.refreshMetadata()))).then(
       () => undefined,
       (err: unknown) => {
         this.connected = undefined;
-        throw new KafkaUnavailableError(`Kafka is not reachable: ${(err as Error).message}`);
+        throw asUnavailable(err);
       },
     );
     return this.connected;
@@ -401,9 +420,7 @@ export class KafkaClient {
         if (signal.aborted || this.closed || err instanceof TopicDeletedError) throw err;
         const recovered = recover?.(err);
         if (recovered) return recovered;
-        if (!isTransient(err) || Date.now() > deadline) {
-          throw new ConsumeError(`Reading from Kafka failed: ${(err as Error).message}`);
-        }
+        if (!isTransient(err) || Date.now() > deadline) throw readFailure(err);
         // Leaders may have moved or the broker restarted: forget what we knew and ask again.
         this.leaders.clear();
         await delay(Math.min(100 * 2 ** attempt, 2000), signal);
@@ -436,15 +453,35 @@ function fetchTopics(positions: Position[], maxBytes: number) {
   return byTopic(positions, (p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes }));
 }
 
+/** Failures that may pass: a broker down or restarting, a leader moving, a request timing out. */
 function isTransient(err: unknown): boolean {
-  if (isRetriable(err)) return true;
+  if (err instanceof KafkaUnavailableError || isRetriable(err)) return true;
   const name = String((err as Error | null)?.name ?? '');
   return /KafkaJSConnection|KafkaJSRequestTimeout|KafkaJSBrokerNotFound|KafkaJSNumberOfRetriesExceeded|KafkaJSLockTimeout/.test(name);
 }
 
+/**
+ * Kafka could not be reached. The message a client sees names no host, port, mechanism or library; what
+ * happened stays on the error as its `cause`, for the server's log.
+ */
 function asUnavailable(err: unknown): Error {
   if (err instanceof KafkaUnavailableError) return err;
-  return new KafkaUnavailableError(`Kafka is not reachable: ${(err as Error).message}`);
+  return Object.assign(new KafkaUnavailableError('Kafka is not reachable; try again shortly', { retryAfterSeconds: 2 }), { cause: err });
+}
+
+/** The error that ends a stream whose read failed for good (or for longer than the retry window). */
+function readFailure(err: unknown): Error {
+  if (err instanceof KafkaSseError && !(err instanceof KafkaUnavailableError)) return err;
+  if (err instanceof CodecUnavailableError) {
+    return Object.assign(
+      new UnsupportedCompressionError(`Records here are compressed with ${err.codec}, which this server cannot decode`, {
+        codec: err.codec,
+        retryAfterSeconds: 60,
+      }),
+      { cause: err },
+    );
+  }
+  return Object.assign(new ConsumeError('Reading from Kafka failed; reconnect to resume from the last event'), { cause: err });
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

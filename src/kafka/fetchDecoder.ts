@@ -25,6 +25,11 @@ export interface DecodedPartition {
    * response holds no complete batch. A stream reading this partition goes on from here.
    */
   nextOffset: number;
+  /**
+   * Why this partition could not be read (its error code as an error, or a batch that would not
+   * decode). Only the streams reading this partition see it; the rest of the response is good.
+   */
+  error?: unknown;
 }
 
 export interface DecodedFetch {
@@ -262,9 +267,16 @@ export async function decodeFetchV11(buf: Buffer): Promise<DecodedFetch> {
       p += 4; // preferred_read_replica
       const size = buf.readInt32BE(p);
       p += 4;
-      const set = size > 0 ? await decodeRecordSet(topicName, partition, buf, p, p + size, aborted) : { records: [], nextOffset: -1 };
+      let set: { records: KafkaRecord[]; nextOffset: number } = { records: [], nextOffset: -1 };
+      let error: unknown;
+      try {
+        if (size > 0) set = await decodeRecordSet(topicName, partition, buf, p, p + size, aborted);
+      } catch (err) {
+        // One undecodable batch (say, an unavailable codec) fails its partition, not the whole response.
+        error = err;
+      }
       if (size > 0) p += size;
-      partitions.push({ partition, errorCode, highWatermark, records: set.records, nextOffset: set.nextOffset });
+      partitions.push({ partition, errorCode, highWatermark, records: set.records, nextOffset: set.nextOffset, ...(error !== undefined ? { error } : {}) });
     }
     responses.push({ topicName, partitions });
   }

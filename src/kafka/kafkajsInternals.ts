@@ -207,10 +207,30 @@ export async function fetchRecords(broker: RawBroker, request: FetchRequest): Pr
   const lookup = (broker as unknown as { lookupRequest: LookupRequest }).lookupRequest;
   const protocolRequest = lookup(FETCH_API_KEY, fetchRequests)({ ...request, isolationLevel: READ_COMMITTED });
   if (protocolRequest.request.apiVersion === 11) {
-    protocolRequest.response = { decode: decodeFetchV11 as (payload: Buffer) => Promise<unknown>, parse: parseFetchErrors };
+    protocolRequest.response = { decode: decodeFetchV11 as (payload: Buffer) => Promise<unknown>, parse: partitionErrors };
     return (await brokerSendRequest().call(broker, protocolRequest)) as DecodedFetch;
   }
   return fromKafkajs(await broker.fetch(request));
+}
+
+/**
+ * kafkajs's check of partition error codes, applied to each partition alone: a partition with an error
+ * keeps it (as kafkajs's error, with its `type` and `retriable`) instead of failing the whole response,
+ * so streams reading other partitions of the same fetch go on.
+ */
+async function partitionErrors(data: unknown): Promise<DecodedFetch> {
+  const fetch = data as DecodedFetch;
+  for (const { topicName, partitions } of fetch.responses) {
+    for (const part of partitions) {
+      if (part.errorCode === 0 || part.error !== undefined) continue;
+      try {
+        await parseFetchErrors({ ...fetch, responses: [{ topicName, partitions: [part] }] });
+      } catch (err) {
+        part.error = err;
+      }
+    }
+  }
+  return fetch;
 }
 
 /** kafkajs's decoded fetch in `DecodedFetch`'s shape (exported for its test). */

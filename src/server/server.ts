@@ -18,6 +18,8 @@ import {
   parseLastEventId,
   parseTimestamp,
   sharedClient,
+  sendRefusal,
+  isTransientRefusal,
   toClientError,
   type KafkaSseOptions,
 } from '../index.js'; // a user's server would import from 'kafka-sse'
@@ -240,9 +242,9 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
       metrics.hooks.onRequestError(error, req);
       options.onRequestError?.(error, req);
     },
-    connectErrorHandler(error, _req, res) {
-      if (res.headersSent) res.end();
-      else sendError(res, error, error.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    connectErrorHandler(error, req, res) {
+      if (error.status === 401 && !res.headersSent) res.setHeader('www-authenticate', 'Bearer');
+      sendRefusal(req, res, error, options.retryMs);
     },
   };
 
@@ -416,6 +418,11 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
       else logger.debug({ code: error.code, method: req.method, path: req.url?.split('?')[0]?.slice(0, 200) }, 'request refused');
       if (res.headersSent) {
         res.end();
+        return;
+      }
+      if (isTransientRefusal(error)) {
+        // A server closing, say: an EventSource is told to come back instead of giving up.
+        sendRefusal(req, res, error, options.retryMs);
         return;
       }
       const extra: Record<string, string> =

@@ -152,6 +152,8 @@ function assertExactlyOnce(received: Received[], ends: Map<number, number>, acke
 
 interface RestartCase {
   signal: 'SIGTERM' | 'SIGKILL';
+  /** The broker is back within the stream's retry window: the stream must pause and go on. */
+  withinWindow: boolean;
   /** The library options of the SSE server, for a topic on the private broker. */
   options(): KafkaSseOptions;
 }
@@ -160,7 +162,7 @@ interface RestartCase {
  * Runs a stream of a 3-partition topic from offset 0 while a producer writes, stops the broker with
  * `signal`, starts it again a second later, and checks what the client got. Returns what happened.
  */
-async function brokerRestartMidStream({ signal, options }: RestartCase, t: { diagnostic(message: string): void }) {
+async function brokerRestartMidStream({ signal, withinWindow, options }: RestartCase, t: { diagnostic(message: string): void }) {
   const admin = await broker.admin();
   const topic = `faults-restart-${signal.toLowerCase()}-${Date.now().toString(36)}`;
   await createTopicsReady(admin, [{ topic, numPartitions: 3 }]);
@@ -200,8 +202,12 @@ async function brokerRestartMidStream({ signal, options }: RestartCase, t: { dia
     t.diagnostic(`broker down ${downMs} ms, ${producer.failedSends()} failed sends; ${summary()}`);
     assertExactlyOnce(reader.received, partitionEnds, producer.acked);
     assert.ok(ackedWhenStopped > 0 && producer.acked.length > ackedWhenStopped, 'records were acked before and after the outage');
-    // Either the stream waited for the broker (one open, no error), or it ended with an SSE error and the client came back.
-    if (reader.opens() > 1) assert.ok(reader.errorEvents.length > 0 || ends.length > 0, 'a stream that ended said so');
+    assert.deepEqual(reader.failedReconnects, [], 'the EventSource never gave up (no non-200 answer)');
+    if (withinWindow) {
+      // Back within the retry window: the stream paused and went on. No error event, no reconnect.
+      assert.deepEqual(reader.errorEvents, [], 'no SSE error event');
+      assert.equal(reader.opens(), 1, 'one connection from start to end');
+    }
     for (const e of reader.errorEvents) assert.match(e.code ?? '', /^KSSE_/);
     return { opens: reader.opens(), errorEvents: reader.errorEvents, failedReconnects: reader.failedReconnects };
   } finally {
@@ -222,32 +228,45 @@ function defaultSharedKafka(): Kafka {
   return kafka;
 }
 
-test('broker stopped (SIGTERM) mid-stream and started again while a producer writes: every offset of every partition exactly once', { skip }, async (t) => {
+test('shared kafka: broker stopped (SIGTERM) mid-stream and started again while a producer writes: the stream pauses, then every offset once, no error, no reconnect', { skip }, async (t) => {
   const kafka = defaultSharedKafka();
-  await brokerRestartMidStream({ signal: 'SIGTERM', options: () => ({ kafka }) }, t);
+  await brokerRestartMidStream({ signal: 'SIGTERM', withinWindow: true, options: () => ({ kafka }) }, t);
 });
 
-test('broker killed (SIGKILL) mid-stream and started again while a producer writes: every offset of every partition exactly once', { skip }, async (t) => {
+test('shared kafka: broker killed (SIGKILL) mid-stream and started again while a producer writes: the stream pauses, then every offset once, no error, no reconnect', { skip }, async (t) => {
   const kafka = defaultSharedKafka();
-  await brokerRestartMidStream({ signal: 'SIGKILL', options: () => ({ kafka }) }, t);
+  await brokerRestartMidStream({ signal: 'SIGKILL', withinWindow: true, options: () => ({ kafka }) }, t);
+});
+
+// The seed's model: a client per connection from `kafkaConfig`. Its default retry window is the shared one's (30 s).
+test('kafkaConfig per connection: broker stopped (SIGTERM) mid-stream and started again: the stream pauses, then every offset once, no error, no reconnect', { skip }, async (t) => {
+  await brokerRestartMidStream({ signal: 'SIGTERM', withinWindow: true, options: () => ({ kafkaConfig: { brokers: broker.brokers } }) }, t);
+});
+
+test('kafkaConfig per connection: broker killed (SIGKILL) mid-stream and started again: the stream pauses, then every offset once, no error, no reconnect', { skip }, async (t) => {
+  await brokerRestartMidStream({ signal: 'SIGKILL', withinWindow: true, options: () => ({ kafkaConfig: { brokers: broker.brokers } }) }, t);
 });
 
 test('a stream whose retry window is shorter than the outage ends with an SSE error event; the client resumes from its last id, exactly once', { skip }, async (t) => {
   // A per-connection client that gives up after 300 ms: the stream ends with KSSE_CONSUME_ERROR, the
-  // client's reconnections get 503 until the broker is back (each one ends that EventSource for good,
-  // so the reader opens a new one from its last id), then the stream resumes.
+  // client's reconnections get a 200 holding a retry hint and one KSSE_KAFKA_UNAVAILABLE error event
+  // until the broker is back (never a non-200, which would end the EventSource), then the stream resumes.
   const outcome = await brokerRestartMidStream(
     {
       signal: 'SIGTERM',
+      withinWindow: false,
       options: () => ({ kafkaConfig: { brokers: broker.brokers, logLevel: logLevel.NOTHING, ...FAIL_FAST }, clientTuning: { retryWindowMs: 300 } }),
     },
     t,
   );
+  const codes = outcome.errorEvents.map((e) => e.code);
+  assert.equal(codes[0], 'KSSE_CONSUME_ERROR', 'the stream ended with one error event when the retry window ran out');
   assert.deepEqual(
-    outcome.errorEvents.map((e) => e.code),
-    ['KSSE_CONSUME_ERROR'],
-    'one SSE error event when the retry window ran out',
+    codes.slice(1).filter((c) => c !== 'KSSE_KAFKA_UNAVAILABLE'),
+    [],
+    `reconnections while the broker was down were transient refusals: ${codes.join(',')}`,
   );
+  assert.deepEqual(outcome.failedReconnects, [], 'the EventSource never gave up');
   assert.ok(outcome.opens >= 2, 'the client came back');
 });
 
@@ -304,25 +323,69 @@ function brokerDown(): Promise<DownSetup> {
 }
 
 /** Opens a stream through the library with these options and times the answer. */
-async function timedStream(options: KafkaSseOptions): Promise<{ ms: number; status: number; body: Record<string, unknown>; type: string | null }> {
+interface TimedAnswer {
+  ms: number;
+  status: number;
+  body: Record<string, unknown>;
+  type: string | null;
+  retryAfter: string | null;
+}
+
+/** Opens a stream through the library with these options and times the answer (a client that is not an EventSource). */
+async function timedStream(options: KafkaSseOptions): Promise<TimedAnswer> {
   const server = await startServer(options);
   try {
     const startedAt = Date.now();
     const res = await fetch(`${server.url}/faults-any-topic`, { signal: AbortSignal.timeout(20_000) });
     const text = await res.text();
     const ms = Date.now() - startedAt;
-    return { ms, status: res.status, body: JSON.parse(text) as Record<string, unknown>, type: res.headers.get('content-type') };
+    return { ms, status: res.status, body: JSON.parse(text) as Record<string, unknown>, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after') };
   } finally {
     await server.close();
   }
 }
 
-function assertQuickUnavailable(answer: { ms: number; status: number; body: Record<string, unknown>; type: string | null }): void {
+/** Host names, ports, addresses and library words a public error must never carry. */
+const INTERNALS = /ECONNREFUSED|127\.0\.0\.1|localhost|[\w.\]]:\d{2,5}\b|kafkajs|KafkaJS|SASL|SCRAM|Connection error/;
+
+function assertQuickUnavailable(answer: TimedAnswer): void {
   assert.equal(answer.status, 503);
   assert.match(answer.type ?? '', /^application\/json/);
   assert.equal(answer.body.code, 'KSSE_KAFKA_UNAVAILABLE');
   assert.match(String(answer.body.message), /Kafka/);
+  assert.doesNotMatch(JSON.stringify(answer.body), INTERNALS, 'no internals in the public error');
+  assert.ok(Number(answer.retryAfter) > 0, 'a 503 says when to retry (Retry-After)');
   assert.ok(answer.ms < QUICK_MS, `answered after ${answer.ms} ms (bound ${QUICK_MS} ms)`);
+}
+
+/**
+ * An EventSource (it sends `Accept: text/event-stream`) must never get a non-200 for a condition that
+ * passes: it gets a 200 stream with a retry hint and one error event, which then ends.
+ */
+async function assertTransientEventStream(options: KafkaSseOptions): Promise<void> {
+  const server = await startServer({ ...options, retryMs: 1500 });
+  try {
+    const startedAt = Date.now();
+    const { status, headers, text, ended } = await readRaw(`${server.url}/faults-any-topic`, {
+      headers: { accept: 'text/event-stream' },
+      until: () => false,
+      timeoutMs: 20_000,
+    });
+    const ms = Date.now() - startedAt;
+    assert.equal(status, 200, 'an EventSource is never refused with a non-200 for a passing condition');
+    assert.match(headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.ok(ended, 'the stream ends by itself, so the EventSource reconnects');
+    assert.match(text, /^retry: 2000$/m, 'the retry hint (the larger of retryMs and Retry-After)');
+    const data = /^event: error\ndata: (.*)$/m.exec(text)?.[1];
+    assert.ok(data, `one error event in ${JSON.stringify(text)}`);
+    const body = JSON.parse(data) as Record<string, unknown>;
+    assert.equal(body.code, 'KSSE_KAFKA_UNAVAILABLE');
+    assert.doesNotMatch(text, INTERNALS, 'no internals in the public error');
+    assert.doesNotMatch(text, /^id:/m, "no id: the browser keeps the Last-Event-ID it had");
+    assert.ok(ms < QUICK_MS, `answered after ${ms} ms (bound ${QUICK_MS} ms)`);
+  } finally {
+    await server.close();
+  }
 }
 
 // With kafkajs's default retries a connect can take 6-15 s; the library's setup deadline (setupTimeoutMs,
@@ -357,6 +420,31 @@ test('broker down, shared kafka instance with kafkajs defaults that streamed bef
   assertQuickUnavailable(await timedStream({ kafka: warm!.defaults }));
 });
 
+test('broker down, an EventSource request (per-connection kafkaConfig): 200 with a retry hint and one KSSE_KAFKA_UNAVAILABLE error event, never a 503', async () => {
+  const { brokers } = await brokerDown();
+  await assertTransientEventStream({ kafkaConfig: { brokers } });
+});
+
+test('broker down, an EventSource request (shared kafka instance): 200 with a retry hint and one error event, never a 503', { skip }, async () => {
+  const { warm } = await brokerDown();
+  await assertTransientEventStream({ kafka: warm!.failFast });
+});
+
+test('broker down, a topic outside allowedTopics is a 404 at once, without asking Kafka', async () => {
+  const { brokers } = await brokerDown();
+  const server = await startServer({ kafkaConfig: { brokers }, allowedTopics: ['faults-allowed'] });
+  try {
+    const startedAt = Date.now();
+    const res = await fetch(`${server.url}/faults-not-allowed`, { headers: { accept: 'text/event-stream' }, signal: AbortSignal.timeout(20_000) });
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(res.status, 404);
+    assert.equal(body.code, 'KSSE_TOPIC_NOT_ALLOWED');
+    assert.ok(Date.now() - startedAt < 500, `answered after ${Date.now() - startedAt} ms: Kafka was not asked`);
+  } finally {
+    await server.close();
+  }
+});
+
 test('broker down, the CLI server: /v1/stream/x and /healthz answer 503 with a JSON reason within the bound', async () => {
   const { brokers } = await brokerDown();
   const server = await startCli(['--brokers', brokers.join(',')]);
@@ -368,7 +456,8 @@ test('broker down, the CLI server: /v1/stream/x and /healthz answer 503 with a J
       const ms = Date.now() - startedAt;
       assert.equal(res.status, 503, path);
       assert.equal(body.code, 'KSSE_KAFKA_UNAVAILABLE', path);
-      assert.match(String(path === '/healthz' ? body.reason : body.message), /Kafka|ECONNREFUSED/, path);
+      assert.match(String(path === '/healthz' ? body.reason : body.message), /Kafka/, path);
+      assert.doesNotMatch(JSON.stringify(body), INTERNALS, `${path}: no internals in the public error`);
       assert.ok(ms < QUICK_MS, `${path} answered after ${ms} ms`);
     }
   } finally {
