@@ -89,6 +89,15 @@ async function main() {
       target: 'p50 ≤ 50 ms, p95 ≤ 150 ms',
       pass: fe.p50 <= 50 && fe.p95 <= 150,
     });
+    const pc = fe.perConnectionClient;
+    rows.push({
+      figure: `time to first event, ${pc.connections} sequential connections (kafkaConfig: a client per connection)`,
+      result: `p50 ${ms(pc.p50)}, p95 ${ms(pc.p95)}`,
+      reference: `shared client, same run: p50 ${ms(fe.p50)}, p95 ${ms(fe.p95)}`,
+      ratio: `${(pc.p50 / fe.p50).toFixed(1)}× the shared client's p50`,
+      target: 'p50 ≤ 20 ms',
+      pass: pc.p50 <= 20,
+    });
   }
   if (groups) {
     rows.push({
