@@ -1,12 +1,14 @@
 // Production-shaped local clusters beside the default broker: three combined broker+controller KRaft
 // voters (a static quorum) and a single SASL/SCRAM-SHA-512 node. Each node is a harness instance
 // (`.kafka/instances/<name>`), started, stopped and wiped with the single-node functions.
+import { existsSync, readFileSync } from 'node:fs';
 import type { SASLOptions } from 'kafkajs';
 import {
   BROKER_HOST,
   HarnessError,
   describeCluster,
   formattedClusterId,
+  instanceLogFile,
   newClusterId,
   startBroker,
   stopBroker,
@@ -121,8 +123,26 @@ export async function stopClusterNode(id: number, signal: 'SIGTERM' | 'SIGKILL' 
   await stopBroker({ instance: clusterInstance(id), signal, log: quiet, timeoutMs: 30_000 });
 }
 
-/** Stops every node and deletes the cluster's data. */
+/**
+ * The node that is the active controller (the quorum's leader), from the nodes' logs: the newest
+ * epoch any of them became active at. Kafka clients cannot ask (a KRaft broker's metadata answer names
+ * a random broker as "controller"), and kafkajs has no DescribeQuorum.
+ */
+export function activeController(): number | undefined {
+  let newest: { id: number; epoch: number } | undefined;
+  for (const id of CLUSTER_NODE_IDS) {
+    const log = instanceLogFile(clusterInstance(id));
+    if (!existsSync(log)) continue;
+    for (const [, epoch] of readFileSync(log, 'utf8').matchAll(/Becoming the active controller at epoch (\d+)/g)) {
+      if (!newest || Number(epoch) > newest.epoch) newest = { id, epoch: Number(epoch) };
+    }
+  }
+  return newest?.id;
+}
+
+/** Kills every node (its data goes anyway: no controlled shutdown to wait for) and deletes the cluster's data. */
 export async function wipeCluster(): Promise<void> {
+  await Promise.all(CLUSTER_NODE_IDS.map((id) => stopClusterNode(id, 'SIGKILL')));
   await Promise.all(CLUSTER_NODE_IDS.map((id) => wipeData(clusterInstance(id))));
 }
 

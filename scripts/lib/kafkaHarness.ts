@@ -55,6 +55,11 @@ function instancePaths(instance: BrokerInstance) {
 
 export const LOG_FILE = instancePaths(DEFAULT_INSTANCE).logFile;
 
+/** Where an instance's broker writes its log. */
+export function instanceLogFile(instance: BrokerInstance): string {
+  return instancePaths(instance).logFile;
+}
+
 export function kafkaVersion(): string {
   return process.env.KAFKA_VERSION?.trim() || PINNED_KAFKA_VERSION;
 }

@@ -6,6 +6,7 @@
 import { after } from 'node:test';
 import { Kafka, logLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import {
+  activeController,
   CLUSTER_BROKERS,
   CLUSTER_NODE_IDS,
   SASL_BROKERS,
@@ -39,6 +40,8 @@ export interface TestCluster {
   admin(): Promise<Admin>;
   /** A kafkajs instance for the cluster with the given settings. */
   kafka(config?: Partial<KafkaConfig>): Kafka;
+  /** The active controller's node id (the quorum leader), from the nodes' logs. */
+  activeController(): number | undefined;
   /** The node id leading `topic`'s `partition` in the metadata of a live node (-1: none). */
   leaderOf(topic: string, partition: number): Promise<number>;
   /**
@@ -95,6 +98,7 @@ export async function startTestCluster(): Promise<TestCluster> {
     },
     admin,
     kafka,
+    activeController,
     async leaderOf(topic, partition) {
       // A fresh admin each time: an old one may still hold metadata from before a failover.
       const probe = kafka({ retry: { retries: 2, initialRetryTime: 100 } }).admin();

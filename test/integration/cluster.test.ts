@@ -194,13 +194,15 @@ interface FailoverOutcome {
 
 /**
  * Streams a 3-partition topic (leaders on nodes 1, 2, 3) from offset 0 while the producer writes; kills
- * the leader of partition 0 with SIGKILL, either under the running stream (`connect: 'before'`) or
- * right before the client connects (`'after'`), keeps producing through the failover, starts the node
- * again, and waits until the client has every partition up to its end. Returns what happened.
+ * (SIGKILL) the node leading one of its partitions that is (`victim: 'controller'`) or is not the active
+ * controller, either under the running stream (`connect: 'before'`) or right before the client connects
+ * (`'after'`), keeps producing through the failover, starts the node again, and waits until the client
+ * has every partition up to its end. Returns what happened.
  */
 async function leaderKilled(
   options: KafkaSseOptions,
   connect: 'before' | 'after',
+  victim: 'controller' | 'not controller',
   t: { diagnostic(message: string): void },
 ): Promise<{ outcome: FailoverOutcome; ends: Map<number, number> }> {
   const topic = topicName(`failover-${connect}`);
@@ -216,8 +218,12 @@ async function leaderKilled(
       reader = openReader(server.url);
       await eventually(() => reader!.received.length >= 30, 20_000, () => `${reader!.received.length} events before the kill`);
     }
-    killed = await cluster.leaderOf(topic, 0);
-    assert.ok(killed > 0, 'partition 0 has a leader');
+    const controller = cluster.activeController();
+    assert.ok(controller !== undefined, 'the nodes logged which of them is the active controller');
+    const leaders = await Promise.all([0, 1, 2].map((p) => cluster.leaderOf(topic, p)));
+    const partition = leaders.findIndex((leader) => (victim === 'controller' ? leader === controller : leader > 0 && leader !== controller));
+    assert.ok(partition >= 0, `a partition led by ${victim === 'controller' ? 'the active controller' : 'another node'} (leaders ${leaders.join(',')}, controller ${controller})`);
+    killed = leaders[partition]!;
     const killedAt = Date.now();
     await cluster.kill(killed, 'SIGKILL');
     const ackedAtKill = producer.acked.length;
@@ -226,7 +232,7 @@ async function leaderKilled(
 
     // Through the failover: the dead node is fenced after its session timeout and others take over.
     await eventually(() => producer.acked.length >= ackedAtKill + 30, 45_000, () => `${producer.acked.length - ackedAtKill} acks after the kill`);
-    const newLeader = await cluster.leaderOf(topic, 0);
+    const newLeader = await cluster.leaderOf(topic, partition);
     const failoverMs = Date.now() - killedAt;
     await cluster.start(killed);
     const ackedAtRestart = producer.acked.length;
@@ -244,7 +250,8 @@ async function leaderKilled(
     await delay(300); // a duplicate would arrive right behind the last record
 
     t.diagnostic(
-      `killed node ${killed} (leader of partition 0; node ${newLeader} leads it after ${failoverMs} ms), ${producer.failedSends()} failed sends, ` +
+      `killed node ${killed} (${victim === 'controller' ? 'the active controller' : `not the controller (node ${controller})`}, leader of partition ${partition}; ` +
+        `node ${newLeader} leads it ${failoverMs} ms later, controller now ${cluster.activeController()}), ${producer.failedSends()} failed sends, ` +
         `${producer.acked.length} acked; ${summary()}`,
     );
     assert.ok(ackedAtKill > 0 && producer.acked.length > ackedAtKill, 'records were acked before and after the kill');
@@ -258,8 +265,8 @@ async function leaderKilled(
 }
 
 for (const configuration of CONFIGURATIONS) {
-  test(`partition leader killed (SIGKILL) under a stream while an idempotent producer writes, ${configuration.name}: every acked record exactly once, in order, no SSE error`, { skip }, async (t) => {
-    const { outcome, ends } = await leaderKilled(configuration.options(), 'before', t);
+  test(`partition leader that is also the active controller killed (SIGKILL) under a stream while an idempotent producer writes, ${configuration.name}: every acked record exactly once, in order, no SSE error`, { skip }, async (t) => {
+    const { outcome, ends } = await leaderKilled(configuration.options(), 'before', 'controller', t);
     const { reader, producer } = outcome;
     assertExactlyOnce(reader.received, ends, producer.acked);
     assert.deepEqual(reader.errorEvents, [], 'no SSE error event: the stream rode through the failover');
@@ -268,8 +275,8 @@ for (const configuration of CONFIGURATIONS) {
 }
 
 for (const configuration of CONFIGURATIONS) {
-  test(`a client connecting right after the partition leader was killed (SIGKILL), ${configuration.name}: it ends up streaming every record exactly once, and its EventSource never gives up`, { skip }, async (t) => {
-    const { outcome, ends } = await leaderKilled(configuration.options(), 'after', t);
+  test(`a client connecting right after a partition leader (not the controller) was killed (SIGKILL), ${configuration.name}: it ends up streaming every record exactly once, and its EventSource never gives up`, { skip }, async (t) => {
+    const { outcome, ends } = await leaderKilled(configuration.options(), 'after', 'not controller', t);
     const { reader, producer } = outcome;
     assert.deepEqual(reader.closedForGood, [], 'the plain EventSource never reached readyState CLOSED');
     assert.ok(reader.opens() >= 1, 'the stream opened');
