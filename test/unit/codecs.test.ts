@@ -201,19 +201,7 @@ describe('decompress', () => {
   });
 
   it('reports a codec whose package cannot be loaded as CodecUnavailableError, and still decodes the others', () => {
-    // A fresh process in which `require('snappy')` fails, as it would without snappy's prebuilt binary.
-    const dir = mkdtempSync(join(tmpdir(), 'kafka-sse-codecs-'));
-    const hide = join(dir, 'hide-snappy.cjs');
-    writeFileSync(hide, `const Module = require('node:module');
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) {
-  if (request === 'snappy') throw new Error('Cannot find native binding (test)');
-  return resolve.call(this, request, ...rest);
-};
-`);
-    const script = `
-import { gzipSync } from 'node:zlib';
-import { CodecUnavailableError, decompress } from './src/kafka/codecs.ts';
+    const results = withoutModules(['snappy'], `
 const results = [];
 for (let i = 0; i < 2; i++) {
   try { await decompress(2, Buffer.from('x')); results.push('decoded'); }
@@ -221,12 +209,42 @@ for (let i = 0; i < 2; i++) {
 }
 results.push((await decompress(1, gzipSync('still fine'))).toString());
 console.log(JSON.stringify(results));
-`;
-    const run = spawnSync(process.execPath, ['--require', hide, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: process.cwd() });
-    assert.equal(run.status, 0, run.stderr);
-    const results = JSON.parse(run.stdout.trim()) as string[];
+`);
     assert.match(results[0]!, /^unavailable:snappy:the snappy codec could not be loaded: Cannot find native binding \(test\)$/);
     assert.equal(results[1], results[0], 'the failed load is remembered, the same error each time');
     assert.equal(results[2], 'still fine');
   });
+
+  it('decodes zstd with the pure-JS fallback when the native binary is missing, and only then reports it unavailable', async () => {
+    const { Streaming } = await zstd;
+    const frame = Buffer.from(new Streaming().compress(data, 3)).toString('base64');
+    const script = `
+try { console.log(JSON.stringify([(await decompress(4, Buffer.from('${frame}', 'base64'))).toString('base64')])); }
+catch (err) { console.log(JSON.stringify([err instanceof CodecUnavailableError ? 'unavailable:' + err.codec : 'other:' + err])); }
+`;
+    assert.deepEqual(withoutModules(['@toondepauw/node-zstd'], script), [data.toString('base64')]);
+    assert.deepEqual(withoutModules(['@toondepauw/node-zstd', 'fzstd'], script), ['unavailable:zstd']);
+  });
 });
+
+/**
+ * Runs `script` (an ES module body with gzipSync, decompress and CodecUnavailableError in scope) in a
+ * fresh process in which requiring any of `modules` fails, as it does where a prebuilt binary is missing.
+ * Returns the JSON the script printed.
+ */
+function withoutModules(modules: string[], script: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'kafka-sse-codecs-'));
+  const hide = join(dir, 'hide.cjs');
+  writeFileSync(hide, `const Module = require('node:module');
+const hidden = new Set(${JSON.stringify(modules)});
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (hidden.has(request)) throw new Error('Cannot find native binding (test)');
+  return resolve.call(this, request, ...rest);
+};
+`);
+  const prelude = `import { gzipSync } from 'node:zlib';\nimport { CodecUnavailableError, decompress } from './src/kafka/codecs.ts';\n`;
+  const run = spawnSync(process.execPath, ['--require', hide, '--import', 'tsx', '--input-type=module', '-e', prelude + script], { encoding: 'utf8', cwd: process.cwd() });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout.trim()) as string[];
+}
