@@ -1,12 +1,16 @@
 // Production-shaped local clusters beside the default broker: three combined broker+controller KRaft
 // voters (a static quorum) and a single SASL/SCRAM-SHA-512 node. Each node is a harness instance
 // (`.kafka/instances/<name>`), started, stopped and wiped with the single-node functions.
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SASLOptions } from 'kafkajs';
 import {
   BROKER_HOST,
   HarnessError,
+  ROOT,
   describeCluster,
+  ensureJars,
   formattedClusterId,
   instanceLogFile,
   newClusterId,
@@ -138,6 +142,56 @@ export function activeController(): number | undefined {
     }
   }
   return newest?.id;
+}
+
+function run(cmd: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (err) => done({ status: null, output: String(err) }));
+    child.on('close', (code) => done({ status: code, output }));
+  });
+}
+
+// kafkajs 2.2 has no AlterPartitionReassignments: a few lines of Java on the broker's own client jar
+// do it, compiled once into .kafka/tools.
+const REASSIGN_SOURCE = `import java.util.*;
+import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.common.TopicPartition;
+
+public class Reassign {
+  public static void main(String[] args) throws Exception {
+    TopicPartition tp = new TopicPartition(args[1], Integer.parseInt(args[2]));
+    List<Integer> replicas = new ArrayList<>();
+    for (String r : args[3].split(",")) replicas.add(Integer.parseInt(r));
+    Map<String, Object> config = Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0], AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 20000, AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10000);
+    try (Admin admin = Admin.create(config)) {
+      admin.alterPartitionReassignments(Map.of(tp, Optional.of(new NewPartitionReassignment(replicas)))).all().get();
+      while (admin.listPartitionReassignments(Set.of(tp)).reassignments().get().containsKey(tp)) Thread.sleep(100);
+    }
+  }
+}
+`;
+
+/**
+ * Moves `topic`'s `partition` to `replicas` (node ids; the first is the preferred leader) and resolves
+ * once the reassignment has completed: the new replicas caught up and the removed ones were dropped.
+ */
+export async function reassignPartition(topic: string, partition: number, replicas: number[]): Promise<void> {
+  const lib = ensureJars();
+  const dir = join(ROOT, '.kafka', 'tools');
+  const source = join(dir, 'Reassign.java');
+  if (!existsSync(source) || readFileSync(source, 'utf8') !== REASSIGN_SOURCE || !existsSync(join(dir, 'Reassign.class'))) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(source, REASSIGN_SOURCE);
+    const compiled = await run('javac', ['-cp', `${lib}/*`, '-d', dir, source]);
+    if (compiled.status !== 0) throw new HarnessError(`kafka: compiling ${source} failed (a JDK is needed):\n${compiled.output}`);
+  }
+  const args = ['-Xmx256m', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', `${lib}/*:${dir}`, 'Reassign'];
+  const { status, output } = await run('java', [...args, CLUSTER_BROKERS.join(','), topic, String(partition), replicas.join(',')]);
+  if (status !== 0) throw new HarnessError(`kafka: reassigning ${topic}-${partition} to ${replicas.join(',')} failed:\n${output.trim().split('\n').slice(-15).join('\n')}`);
 }
 
 /** Kills every node (its data goes anyway: no controlled shutdown to wait for) and deletes the cluster's data. */

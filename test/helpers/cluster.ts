@@ -3,12 +3,14 @@
 // broker on :9092, on their own ports (scripts/lib/clusterHarness.ts), and, like privateBroker.ts, are
 // started fresh at a test file's top level and wiped when the file ends. Only one test file may use
 // each: a node killed by one file would disturb another.
+import { spawnSync } from 'node:child_process';
 import { after } from 'node:test';
 import { Kafka, logLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import {
   activeController,
   CLUSTER_BROKERS,
   CLUSTER_NODE_IDS,
+  reassignPartition,
   SASL_BROKERS,
   SASL_USER,
   saslLogin,
@@ -24,6 +26,10 @@ import { brokerFaultsSkip } from './privateBroker.js';
 
 /** Why the cluster and SASL tests cannot run, or undefined when they can: nodes of our own are needed. */
 export const clusterSkip: string | undefined = brokerFaultsSkip;
+
+/** Why `reassign` cannot run, or undefined when it can: its Java helper is compiled with `javac` (a JDK, not only a JRE). */
+export const reassignSkip: string | undefined =
+  clusterSkip ?? (spawnSync('javac', ['-version'], { stdio: 'ignore' }).error ? 'needs javac (a JDK) to reassign partitions' : undefined);
 
 export interface TestCluster {
   /** Every member's client listener, `localhost:29092..29094`. */
@@ -49,6 +55,10 @@ export interface TestCluster {
    * nodes (partition p led by node p % 3 + 1), and waits until every partition has a leader.
    */
   createSpreadTopic(topic: string, partitions: number): Promise<void>;
+  /** Creates a topic with these replicas per partition (node ids, the first the preferred leader); waits until all are in sync. */
+  createTopicOn(topic: string, replicas: number[][]): Promise<void>;
+  /** Moves a partition to these replicas and resolves when the reassignment has completed. */
+  reassign(topic: string, partition: number, replicas: number[]): Promise<void>;
 }
 
 const quiet = logLevel.NOTHING;
@@ -111,23 +121,25 @@ export async function startTestCluster(): Promise<TestCluster> {
       }
     },
     async createSpreadTopic(topic, partitions) {
+      const ids = CLUSTER_NODE_IDS;
+      await cluster.createTopicOn(topic, Array.from({ length: partitions }, (_, p) => ids.map((_, i) => ids[(p + i) % ids.length]!)));
+    },
+    async createTopicOn(topic, replicas) {
       const a = await admin();
-      const replicaAssignment = Array.from({ length: partitions }, (_, partition) => ({
-        partition,
-        replicas: CLUSTER_NODE_IDS.map((_, i) => CLUSTER_NODE_IDS[(partition + i) % CLUSTER_NODE_IDS.length]!),
-      }));
+      const replicaAssignment = replicas.map((nodes, partition) => ({ partition, replicas: nodes }));
       await a.createTopics({ topics: [{ topic, replicaAssignment }], waitForLeaders: false });
       const deadline = Date.now() + 20_000;
       for (;;) {
         const ready = await a
           .fetchTopicMetadata({ topics: [topic] })
-          .then(({ topics: [meta] }) => meta !== undefined && meta.partitions.length === partitions && meta.partitions.every((p) => p.leader > 0 && p.isr.length === 3))
+          .then(({ topics: [meta] }) => meta !== undefined && meta.partitions.length === replicas.length && meta.partitions.every((p) => p.leader > 0 && p.isr.length === replicas[p.partitionId]!.length))
           .catch(() => false);
         if (ready) return;
-        if (Date.now() > deadline) throw new Error(`topic ${topic}: not every partition has a leader and 3 in-sync replicas after 20 s`);
+        if (Date.now() > deadline) throw new Error(`topic ${topic}: not every partition has a leader and all replicas in sync after 20 s`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
+    reassign: reassignPartition,
   };
   return cluster;
 }
