@@ -37,7 +37,7 @@ interface SnappyModule {
   uncompressSync(data: Buffer, options: { asBuffer: true; copyOutputData: true }): Buffer;
 }
 interface Lz4Module {
-  decompressFrame(data: Buffer): Promise<Buffer>;
+  decompressFrameSync(data: Buffer): Buffer;
 }
 interface NodeZstdModule {
   Decoder: new () => { decodeSync(data: Buffer): Buffer };
@@ -69,16 +69,16 @@ function snappyDecompressor(snappy: SnappyModule): Decompressor {
   };
 }
 
-// Sync or async per codec, whichever measured faster on 16 KiB and 512 KiB batches (bench/codecs.ts): a
-// batch takes microseconds, so the thread-pool hop only pays off where the sync call returns Rust's
-// memory as an external buffer, which is slow (lz4-napi's sync call, with no option to copy).
+// Sync calls for the native codecs: a batch takes microseconds to a millisecond, and the hop to libuv's
+// thread pool and back cost more than that in bench/codecs.ts (and queues behind fs, DNS and gzip under
+// load). gzip keeps zlib's async form: it is the slow one.
 const LOADERS: Record<CodecName, () => Decompressor> = {
   gzip: () => (data) => gunzipAsync(data),
   snappy: () => snappyDecompressor(require('snappy') as SnappyModule),
   lz4: () => {
     // Kafka's current format (magic 2) uses the standard LZ4 frame format.
     const lz4 = require('lz4-napi') as Lz4Module;
-    return (data) => lz4.decompressFrame(data);
+    return (data) => lz4.decompressFrameSync(data);
   },
   zstd: () => {
     // Both read frames without a content size, as zstd-jni's streaming encoder writes them.
