@@ -1,5 +1,5 @@
 // kafka-sse: the public surface. Re-exports only.
-export { kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal } from './kafkaSse.js';
+export { kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal, streamFormat } from './kafkaSse.js';
 export type { KafkaSseOptions, KafkaInstrumentationEvent, StreamSummary } from './kafkaSse.js';
 export { consume } from './stages/consume.js';
 export type { ConsumeOptions, RecordSource } from './stages/consume.js';
@@ -21,7 +21,29 @@ export { resolveStart } from './resolve.js';
 export type { ResolveOptions } from './resolve.js';
 export { parseAssignments, parseLastEventId, parseTimestamp, validateTopicName } from './position.js';
 export type { Assignment, StartRequest, ParseLimits } from './position.js';
-export * from './errors.js';
+export {
+  ERROR_TABLE,
+  ConsumeError,
+  ForbiddenError,
+  HeaderTooLargeError,
+  InternalError,
+  InvalidAssignmentError,
+  InvalidTimestampError,
+  InvalidTopicNameError,
+  KafkaSseError,
+  KafkaUnavailableError,
+  NoTopicsAvailableError,
+  PartitionNotFoundError,
+  StageError,
+  TooManyConnectionsError,
+  TopicDeletedError,
+  TopicNotAllowedError,
+  TopicNotFoundError,
+  UnauthorizedError,
+  UnsupportedCompressionError,
+  toClientError,
+} from './errors.js';
+export type { ErrorTableRow, KafkaSseErrorCode } from './errors.js';
 export { silentLogger } from './logger.js';
 export type {
   KafkaRecord,

@@ -106,9 +106,17 @@ function headerValue(req: RequestLike, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-function wantsNdjson(req: RequestLike): boolean {
+/**
+ * The format a request gets: NDJSON when it accepts `application/json` and not `text/event-stream`,
+ * else SSE. The one place this is decided (the server's HEAD answers use it too).
+ */
+export function streamFormat(req: RequestLike): 'sse' | 'ndjson' {
   const accept = headerValue(req, 'accept') ?? '';
-  return accept.includes('application/json') && !accept.includes('text/event-stream');
+  return accept.includes('application/json') && !accept.includes('text/event-stream') ? 'ndjson' : 'sse';
+}
+
+function wantsNdjson(req: RequestLike): boolean {
+  return streamFormat(req) === 'ndjson';
 }
 
 const openStreams = new WeakMap<object, { total: number; perClient: Map<string, number> }>();

@@ -19,6 +19,7 @@ import {
   parseTimestamp,
   sharedClient,
   sendRefusal,
+  streamFormat,
   isTransientRefusal,
   toClientError,
   type KafkaSseOptions,
@@ -276,7 +277,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         // the checks that need no Kafka (a malformed request gets the same 400 as its GET would).
         if (typeof lastEventId === 'string') parseLastEventId(lastEventId);
         else parseAssignments(topics);
-        const ndjson = (req.headers.accept ?? '').includes('application/json');
+        const ndjson = streamFormat(req) === 'ndjson';
         res.writeHead(200, { 'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         res.end();
         return;
