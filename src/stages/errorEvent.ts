@@ -1,0 +1,34 @@
+import { toClientError, type KafkaSseError } from '../errors.js';
+import { encodeEvent } from './sseEncode.js';
+
+export interface ErrorEventOptions {
+  /** SSE gets one `event: error`; NDJSON has no error framing, so its stream just ends. */
+  format?: 'sse' | 'ndjson';
+  /** Turns what a stage threw into what the client may see (default: `toClientError`). */
+  toClientError?: (err: unknown) => KafkaSseError;
+  /** Told of every error that ended the stream (for logs), with what the client was sent. */
+  onError?: (err: unknown, clientError: KafkaSseError) => void;
+  /** Once aborted (client gone, server closing), an error is the stream's end, not news for the client. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Ends the stream cleanly on an error: whatever a stage upstream throws becomes one SSE `error` event
+ * carrying the error's JSON (never a stack), and the stream ends, so an `EventSource` reconnects with its
+ * last id. An error with `retryAfterSeconds` first asks the client to wait that long (`retry:`).
+ */
+export function errorEvent(options: ErrorEventOptions = {}) {
+  const clientErrorOf = options.toClientError ?? toClientError;
+  return async function* <T extends string | Uint8Array>(source: AsyncIterable<T>): AsyncGenerator<T | string> {
+    try {
+      yield* source;
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      const clientError = clientErrorOf(err);
+      options.onError?.(err, clientError);
+      if (options.format === 'ndjson') return;
+      const after = clientError.details.retryAfterSeconds;
+      yield (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
+    }
+  };
+}
