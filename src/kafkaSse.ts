@@ -233,10 +233,11 @@ async function prepare(
       emit,
       pipeline(signal, counters = { events: 0, bytes: 0 }) {
         const source = consume(client, positions, { signal, onEvent: emit, readAhead: true });
-        // The default pipeline (default deserializer, no filterer, no transform, SSE): nothing reads the
-        // records before sseEncode, so plain JSON values go through unparsed (docs/performance.md).
-        const raw = !ndjson && !filterer && !transform && options.deserializer === undefined;
-        const deserialized = (raw ? deserialize(undefined, logger, { rawJson: true }) : deserialize(options.deserializer, logger))(source);
+        // With the default deserializer, plain JSON values go on unparsed as RawJsonRecords: a record nobody
+        // reads (filterer and transform included) is sent from its bytes, one that was read from its
+        // message (docs/decisions/008-fast-path-protocol.md).
+        const raw = options.deserializer === undefined;
+        const deserialized = deserialize(options.deserializer, logger, { rawJson: raw })(source);
         const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
         const transformed = counted(transform ? transform(filtered) : filtered, counters);
         if (ndjson) return ndjsonEncode()(transformed);
@@ -244,7 +245,8 @@ async function prepare(
           transformed,
           idTrack(positions, { useTimestampForId: options.useTimestampForId === true, ...(at !== undefined ? { startTimestamp: at } : {}) }),
         );
-        // Raw records are copied byte for byte into one Buffer per batch; others are framed as strings.
+        // One Buffer per batch, raw records copied into it byte for byte; a custom deserializer's records are
+        // framed as strings.
         return raw ? sseEncodeBytes()(tracked) : sseEncode()(tracked);
       },
     };

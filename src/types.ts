@@ -15,6 +15,30 @@ export interface KafkaRecord {
 /** A record after deserialization: `message` is what is sent to the client. */
 export interface DeserializedRecord extends KafkaRecord {
   message: unknown;
+  /**
+   * Set only on records of the raw-JSON fast path (`RawJsonRecord`) while their `message` is untouched;
+   * encoders then send these bytes instead of `JSON.stringify(message)`. Absent or null elsewhere.
+   */
+  readonly rawJson?: Buffer | null;
+}
+
+/**
+ * A record of the raw-JSON fast path, as `deserialize(…, { rawJson: true })` (and so `kafkaSse` with the
+ * default deserializer) makes it: its value is a plain JSON object, checked but not parsed.
+ *
+ * - `rawJson` holds the value's bytes while `message` has been neither read nor set; every encoder then
+ *   writes the event data from them: the value with `,"_kafka":{…}` spliced in before its closing brace.
+ * - `message` is an own, enumerable accessor, defined before `rawJson`. Its first read parses the value
+ *   and adds `_kafka` (as the default deserializer does); its first read or write turns it into a plain
+ *   data property and sets `rawJson` to null, so from then on the record is encoded from `message`.
+ * - Copies keep the message: spread, `Object.assign` and `structuredClone` read `message` (which clears
+ *   the original's `rawJson`) before they copy `rawJson`, so a copy is always encoded from its message.
+ *
+ * A stage keeps the fast path by passing the record objects it keeps on as they are (filtering, reordering,
+ * re-batching, or adding fields to them in place) without reading `message`. Never set `rawJson` yourself.
+ */
+export interface RawJsonRecord extends DeserializedRecord {
+  readonly rawJson: Buffer | null;
 }
 
 /** How far a client has read in one partition: the next offset to read, or a timestamp to start at. */
@@ -53,6 +77,18 @@ export interface RecordBatch<R> {
 export interface TrackedRecord<R extends KafkaRecord = DeserializedRecord> {
   readonly record: R;
   readonly id: string;
+  /**
+   * Optional, set by `idTrack`: `id` is `idRun.head`, then `idNumber` as JSON writes it, then `idRun.tail`.
+   * An encoder may write these parts instead of making `id` (the parts are shared by a run of records).
+   */
+  readonly idRun?: IdParts;
+  readonly idNumber?: number;
+}
+
+/** The parts of an event id around one partition's number, shared by a run of records of that partition. */
+export interface IdParts {
+  readonly head: string;
+  readonly tail: string;
 }
 
 /** A batch whose records went through `idTrack`: `id` is the event id after the whole batch. */

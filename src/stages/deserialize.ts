@@ -1,8 +1,8 @@
 import { StageError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { NOT_RAW, OBJECT, rawJsonObject } from '../json/validate.js';
+import { NOT_RAW, rawJsonObject } from '../json/validate.js';
 import type { DeserializedRecord, KafkaRecord, Logger, RecordBatch } from '../types.js';
-import { RawJsonRecord } from './rawJsonRecord.js';
+import { RawJsonRecord, kafkaMeta } from './rawJsonRecord.js';
 
 /** Sets `record.message` from the record and returns it; throws (or returns undefined) to skip the record. */
 export type Deserializer = (record: KafkaRecord & { message?: unknown }) => DeserializedRecord | undefined;
@@ -17,22 +17,15 @@ export const jsonDeserializer: Deserializer = (record) => {
   if (message === null || typeof message !== 'object' || Array.isArray(message)) {
     throw new Error('value is JSON but not an object');
   }
-  (message as Record<string, unknown>)._kafka = {
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key === null ? null : record.key.toString('utf8'),
-  };
+  (message as Record<string, unknown>)._kafka = kafkaMeta(record);
   return Object.assign(record, { message });
 };
 
 export interface DeserializeOptions {
   /**
-   * With the default deserializer only: let values that are plain, compact-enough JSON objects through
-   * unparsed (see `rawJsonObject`), as `RawJsonRecord`s whose `message` is parsed on first read and which
-   * `sseEncode` writes from their raw bytes. Meant for pipelines where nothing between `deserialize` and
-   * `sseEncode` reads the records; the client gets the same JSON value either way.
+   * With the default deserializer only: let values that are plain JSON objects through unparsed (see
+   * `rawJsonObject`), as `RawJsonRecord`s (src/types.ts): `message` is parsed when first read, and until
+   * then every encoder writes the record from its bytes. The client gets the same JSON value either way.
    */
   rawJson?: boolean;
 }
@@ -48,9 +41,8 @@ export function deserialize(deserializer: Deserializer = jsonDeserializer, logge
       const records: DeserializedRecord[] = [];
       for (const record of batch.records) {
         if (raw && record.value !== null) {
-          const kind = rawJsonObject(record.value);
-          if (kind !== NOT_RAW) {
-            records.push(new RawJsonRecord(record, record.value, kind !== OBJECT));
+          if (rawJsonObject(record.value) !== NOT_RAW) {
+            records.push(new RawJsonRecord(record, record.value));
             continue;
           }
         }

@@ -1,4 +1,5 @@
-import type { DeserializedRecord, KafkaRecord, Position, RecordBatch, TrackedBatch, TrackedRecord } from '../types.js';
+import type { DeserializedRecord, IdParts, KafkaRecord, Position, RecordBatch, TrackedBatch, TrackedRecord } from '../types.js';
+import { jsonNumber } from './rawJsonRecord.js';
 
 export interface IdTrackOptions {
   /** Put `timestamp` (last delivered timestamp + 1) in ids instead of `offset` (next offset). */
@@ -11,7 +12,7 @@ export interface IdTrackOptions {
  * The part of an id shared by a run of records from one partition: every other partition's fragment,
  * fixed for the run, around the run's own fragment, which only changes its number.
  */
-export class IdRun {
+class IdRun implements IdParts {
   constructor(
     /** `[` and the fragments before this partition's, then this partition's fragment up to its number. */
     readonly head: string,
@@ -25,23 +26,20 @@ export class IdRun {
   }
 }
 
-/** A number as JSON.stringify writes it: its digits, or null when not finite. */
-const jsonNumber = (value: number) => (Number.isFinite(value) ? String(value) : 'null');
-
 /**
- * A record and its event id. The id is built when first read: encoders that know `IdRun` write it
- * straight into their output from `run` and `value` without making the string.
+ * A record and its event id. The id is built when first read; encoders can write it from `idRun` and
+ * `idNumber` without making the string (see `TrackedRecord`).
  */
-export class TrackedRecordOf<R extends KafkaRecord> implements TrackedRecord<R> {
+class TrackedRecordOf<R extends KafkaRecord> implements TrackedRecord<R> {
   private text: string | undefined;
   constructor(
     readonly record: R,
-    readonly run: IdRun,
-    readonly value: number,
+    readonly idRun: IdRun,
+    readonly idNumber: number,
   ) {}
 
   get id(): string {
-    return (this.text ??= this.run.id(this.value));
+    return (this.text ??= this.idRun.id(this.idNumber));
   }
 }
 

@@ -1,78 +1,9 @@
-import type { DeserializedRecord, KafkaRecord } from '../types.js';
+// The raw-JSON fast path: its record (see `RawJsonRecord` in types.ts and docs/decisions/008), and the one
+// owner of the `_kafka` member the default deserializer adds, as an object (`kafkaMeta`), as JSON text
+// (`messageJson`) and as bytes written into an encoder's Buffer (`RawJsonWriter`).
+import type { DeserializedRecord, KafkaRecord, RawJsonRecord as RawJsonRecordShape } from '../types.js';
 
-const UNSET: unique symbol = Symbol('unset');
-
-/**
- * A record the default JSON deserializer let through without parsing: its value was checked by
- * `rawJsonObject` and is sent to the client as it is, with `,"_kafka":{…}` spliced in before the closing
- * brace. `message` is still there for anyone who reads it: the first read parses the value (plus
- * `_kafka`, exactly as `jsonDeserializer` does) and from then on the record is encoded from that object,
- * so changes made to it are what the client gets.
- */
-export class RawJsonRecord implements DeserializedRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: KafkaRecord['headers'];
-  /** The value's bytes when it was checked. */
-  readonly raw: Buffer;
-  /** Whether the value is `{}`. */
-  readonly empty: boolean;
-  private parsed: unknown = UNSET;
-
-  constructor(record: KafkaRecord, raw: Buffer, empty: boolean) {
-    this.topic = record.topic;
-    this.partition = record.partition;
-    this.offset = record.offset;
-    this.timestamp = record.timestamp;
-    this.key = record.key;
-    this.value = record.value;
-    this.headers = record.headers;
-    this.raw = raw;
-    this.empty = empty;
-  }
-
-  get message(): unknown {
-    if (this.parsed === UNSET) {
-      const message = JSON.parse(this.raw.toString('utf8')) as Record<string, unknown>;
-      message._kafka = kafkaMeta(this);
-      this.parsed = message;
-    }
-    return this.parsed;
-  }
-
-  set message(value: unknown) {
-    this.parsed = value;
-  }
-
-  /** True once `message` has been read or set: from then on it, not the raw bytes, is the record's content. */
-  get materialized(): boolean {
-    return this.parsed !== UNSET;
-  }
-
-  /** The JSON text of `message`, built from the raw bytes (only valid while not `materialized`). */
-  json(): string {
-    const parts: string[] = [];
-    this.pushJson(parts);
-    return parts.join('');
-  }
-
-  /** The `_kafka` member up to its offset: `,"_kafka":{"topic":…,"partition":…,"offset":` (no comma for `{}`). */
-  kafkaHead(): string {
-    return `${this.empty ? '"_kafka":' : ',"_kafka":'}${kafkaMetaHead(this)}`;
-  }
-
-  /** Appends the pieces of `json()` to `parts`. */
-  pushJson(parts: string[]): void {
-    const raw = this.raw;
-    parts.push(raw.toString('utf8', 0, raw.length - 1), this.kafkaHead(), kafkaMetaTail(this));
-  }
-}
-
-/** The `_kafka` member the default deserializer adds. */
+/** The `_kafka` member the default deserializer adds to every message. */
 export function kafkaMeta(record: KafkaRecord) {
   return {
     topic: record.topic,
@@ -83,26 +14,220 @@ export function kafkaMeta(record: KafkaRecord) {
   };
 }
 
-// The members of `_kafka` after `offset`, as JSON.stringify writes them (sseEncodeBytes writes the same).
-export const TIMESTAMP_MEMBER = ',"timestamp":';
-export const KEY_MEMBER = ',"key":';
+/** Turns `message` into an ordinary data property holding `value`, and drops the bytes. */
+function settle(record: RawJsonRecord, value: unknown): void {
+  Object.defineProperty(record, 'message', { value, writable: true, enumerable: true, configurable: true });
+  (record as { rawJson: Buffer | null }).rawJson = null;
+}
 
+// One getter and one setter for every record: records then share their hidden class.
+const MESSAGE: PropertyDescriptor = {
+  get(this: RawJsonRecord): unknown {
+    const raw = this.rawJson;
+    if (raw === null) return undefined; // not reached: clearing rawJson replaces this accessor
+    const message = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    message._kafka = kafkaMeta(this);
+    settle(this, message);
+    return message;
+  },
+  set(this: RawJsonRecord, value: unknown) {
+    settle(this, value);
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * A record the default JSON deserializer let through unparsed (its value checked by `rawJsonObject`).
+ * `message` is an own, enumerable accessor defined before `rawJson`: the first read or write of it (a
+ * stage's, or a copy's — spread, `Object.assign` and `structuredClone` all read it, in key order) parses
+ * the value, adds `_kafka`, makes `message` a plain data property and clears `rawJson`, so a copy never
+ * carries bytes beside a message that may since have changed. While `rawJson` is set, encoders write the
+ * bytes with `_kafka` spliced in.
+ */
+export class RawJsonRecord implements RawJsonRecordShape {
+  declare readonly topic: string;
+  declare readonly partition: number;
+  declare readonly offset: number;
+  declare readonly timestamp: number;
+  declare key: Buffer | null;
+  declare value: Buffer | null;
+  declare headers: KafkaRecord['headers'];
+  declare message: unknown;
+  declare readonly rawJson: Buffer | null;
+
+  /** `raw`: the value's bytes, which `rawJsonObject` accepted. */
+  constructor(record: KafkaRecord, raw: Buffer) {
+    this.topic = record.topic;
+    this.partition = record.partition;
+    this.offset = record.offset;
+    this.timestamp = record.timestamp;
+    this.key = record.key;
+    this.value = record.value;
+    this.headers = record.headers;
+    Object.defineProperty(this, 'message', MESSAGE);
+    (this as { rawJson: Buffer | null }).rawJson = raw;
+  }
+
+  /** False while the record is sent from its bytes; true once `message` was read or set. */
+  get materialized(): boolean {
+    return this.rawJson === null;
+  }
+
+  /** The JSON text the client gets as the event's data. */
+  json(): string {
+    return messageJson(this);
+  }
+}
+
+/** The JSON text of a record's message: from the bytes while `rawJson` is set, else `JSON.stringify`. */
+export function messageJson(record: DeserializedRecord): string {
+  const raw = record.rawJson;
+  if (raw === undefined || raw === null) return JSON.stringify(record.message) ?? 'null';
+  return `${raw.toString('utf8', 0, raw.length - 1)}${isEmptyObject(raw) ? '"_kafka":' : ',"_kafka":'}${kafkaMetaHead(record)}${kafkaMetaTail(record)}}`;
+}
+
+/** Whether `raw` (an object `rawJsonObject` accepted) has no members: `{`, spaces or tabs, `}`. */
+function isEmptyObject(raw: Uint8Array): boolean {
+  let i = raw.length - 2;
+  while (i > 0 && (raw[i] === 0x20 || raw[i] === 0x09)) i--;
+  return raw[i] === 0x7b;
+}
+
+// `kafkaMeta(r)` as JSON.stringify writes it, in two parts: up to the offset (the same for a run of records
+// of one partition), and from the offset on.
+const TIMESTAMP_MEMBER = ',"timestamp":';
+const KEY_MEMBER = ',"key":';
 let lastTopic: string | undefined;
 let lastTopicJson = '';
 
-/** `{"topic":…,"partition":…,"offset":`: `kafkaMeta` as JSON.stringify writes it, up to the offset. */
+/** `{"topic":…,"partition":…,"offset":` */
 function kafkaMetaHead(r: KafkaRecord): string {
   if (r.topic !== lastTopic) {
     lastTopic = r.topic;
     lastTopicJson = `{"topic":${JSON.stringify(r.topic)},"partition":`;
   }
-  return `${lastTopicJson}${r.partition},"offset":`;
+  return `${lastTopicJson}${jsonNumber(r.partition)},"offset":`;
 }
 
-/** The rest of `kafkaMeta` from the offset on, and the closing brace of the record's object. */
+/** `<offset>,"timestamp":<timestamp>,"key":<key>}` */
 function kafkaMetaTail(r: KafkaRecord): string {
-  const ts = Number.isFinite(r.timestamp) ? String(r.timestamp) : 'null';
-  const offset = Number.isFinite(r.offset) ? String(r.offset) : 'null';
   const key = r.key === null ? 'null' : JSON.stringify(r.key.toString('utf8'));
-  return `${offset}${TIMESTAMP_MEMBER}${ts}${KEY_MEMBER}${key}}}`;
+  return `${jsonNumber(r.offset)}${TIMESTAMP_MEMBER}${jsonNumber(r.timestamp)}${KEY_MEMBER}${key}}`;
+}
+
+/** A number as JSON.stringify writes it: its digits, or null when not finite. */
+export const jsonNumber = (value: number) => (Number.isFinite(value) ? String(value) : 'null');
+
+/** Bytes of a string, cached per distinct string (id parts of a run, `_kafka` prefixes). */
+export class ByteCache {
+  private readonly map = new Map<string, Buffer>();
+  get(text: string): Buffer {
+    let bytes = this.map.get(text);
+    if (bytes === undefined) {
+      if (this.map.size >= 64) this.map.clear();
+      bytes = Buffer.from(text, 'utf8');
+      this.map.set(text, bytes);
+    }
+    return bytes;
+  }
+}
+
+/** The most bytes `writeNumber` writes: a sign and 16 digits, or "null". */
+export const NUMBER_BYTES = 20;
+
+/** Writes the digits of `n`, an integer in [0, 2^31), at `at`; returns the new end. */
+function writeDigits(chunk: Buffer, at: number, n: number, minDigits: number): number {
+  let digits = 1;
+  for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+  if (digits < minDigits) digits = minDigits;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = (n / 10) | 0;
+    chunk[i] = 0x30 + n - q * 10;
+    n = q;
+  }
+  return end;
+}
+
+/** Writes `n` as JSON.stringify would (an integer's digits, `null` when not finite) at `at`; returns the new end. */
+export function writeNumber(chunk: Buffer, at: number, n: number): number {
+  if (!Number.isSafeInteger(n)) return at + chunk.write(jsonNumber(n), at, 'latin1');
+  if (n < 0) {
+    chunk[at++] = 0x2d;
+    n = -n;
+  }
+  if (n < 0x80000000) return writeDigits(chunk, at, n, 1);
+  // Timestamps and large offsets: the digits above the last nine, then those nine.
+  const high = Math.floor(n / 1e9);
+  return writeDigits(chunk, writeNumber(chunk, at, high), n - high * 1e9, 9);
+}
+
+/** Copies `bytes` into `chunk` at `at`; returns the new end. Short pieces by hand, which beats `set`'s call. */
+export function put(chunk: Buffer, at: number, bytes: Buffer): number {
+  const n = bytes.length;
+  if (n > 48) {
+    chunk.set(bytes, at);
+    return at + n;
+  }
+  for (let i = 0; i < n; i++) chunk[at + i] = bytes[i]!;
+  return at + n;
+}
+
+const TIMESTAMP_FIELD = Buffer.from(TIMESTAMP_MEMBER);
+const KEY_FIELD = Buffer.from(KEY_MEMBER);
+const NULL_KEY_END = Buffer.from(`${KEY_MEMBER}null}}`);
+const END_OF_KAFKA = Buffer.from('}}');
+
+/**
+ * Writes the event data of records with `rawJson` set straight into a Buffer, byte for byte what
+ * `messageJson` returns: the value without its `}`, then `,"_kafka":{…}}` from cached prefixes and digits.
+ */
+export class RawJsonWriter {
+  private readonly cache = new ByteCache();
+  private metaTopic: string | undefined;
+  private metaPartition = Number.NaN;
+  private metaEmpty = false;
+  private metaHead: Buffer = Buffer.alloc(0);
+  // Records produced together share their millisecond: the digits written last, to copy.
+  private lastChunk: Buffer | undefined;
+  private lastTimestamp = Number.NaN;
+  private lastTimestampAt = -1;
+  private lastTimestampLength = 0;
+
+  /** An upper bound of what `write` writes for `record`. */
+  maxBytes(record: DeserializedRecord & { rawJson: Buffer }): number {
+    return record.rawJson.length + 128 + record.topic.length * 6 + 3 * NUMBER_BYTES + (record.key === null ? 0 : record.key.length * 6 + 2);
+  }
+
+  /** Writes the record's event data at `at`; returns the new end. */
+  write(chunk: Buffer, at: number, record: DeserializedRecord & { rawJson: Buffer }): number {
+    const raw = record.rawJson;
+    chunk.set(raw, at);
+    at += raw.length - 1;
+    const empty = raw.length === 2 || isEmptyObject(raw);
+    if (record.topic !== this.metaTopic || record.partition !== this.metaPartition || empty !== this.metaEmpty) {
+      this.metaTopic = record.topic;
+      this.metaPartition = record.partition;
+      this.metaEmpty = empty;
+      this.metaHead = this.cache.get(`${empty ? '"_kafka":' : ',"_kafka":'}${kafkaMetaHead(record)}`);
+    }
+    at = writeNumber(chunk, put(chunk, at, this.metaHead), record.offset);
+    at = put(chunk, at, TIMESTAMP_FIELD);
+    if (record.timestamp === this.lastTimestamp && chunk === this.lastChunk) {
+      const from = this.lastTimestampAt;
+      this.lastTimestampAt = at;
+      for (let d = 0; d < this.lastTimestampLength; d++) chunk[at++] = chunk[from + d]!;
+    } else {
+      this.lastChunk = chunk;
+      this.lastTimestamp = record.timestamp;
+      this.lastTimestampAt = at;
+      at = writeNumber(chunk, at, record.timestamp);
+      this.lastTimestampLength = at - this.lastTimestampAt;
+    }
+    if (record.key === null) return put(chunk, at, NULL_KEY_END);
+    at = put(chunk, at, KEY_FIELD);
+    at += chunk.write(JSON.stringify(record.key.toString('utf8')), at);
+    return put(chunk, at, END_OF_KAFKA);
+  }
 }
