@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse, type Deserializer, type KafkaRecord } from '../src/index.js'; // in your project: from 'kafka-sse'
+import { kafkaSse, type Deserializer, type KafkaRecord } from '../src/index.js'; // in your project: from 'kafka-eventsource'
 
 const kafka = new Kafka({
   clientId: 'kafka-sse-recipe',

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse, type DeserializedRecord, type RecordBatch } from '../src/index.js'; // in your project: from 'kafka-sse'
+import { kafkaSse, type DeserializedRecord, type RecordBatch } from '../src/index.js'; // in your project: from 'kafka-eventsource'
 
 const kafka = new Kafka({
   clientId: 'kafka-sse-recipe',

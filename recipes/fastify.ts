@@ -4,7 +4,7 @@
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse } from '../src/index.js'; // in your project: from 'kafka-sse'
+import { kafkaSse } from '../src/index.js'; // in your project: from 'kafka-eventsource'
 
 // One kafkajs instance for the whole process: every stream shares its broker connections.
 const kafka = new Kafka({

@@ -6,7 +6,7 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSseResponse } from '../src/index.js'; // in your project: from 'kafka-sse'
+import { kafkaSseResponse } from '../src/index.js'; // in your project: from 'kafka-eventsource'
 
 // One kafkajs instance for the whole process: every stream shares its broker connections.
 const kafka = new Kafka({

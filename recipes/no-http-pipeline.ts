@@ -18,7 +18,7 @@ import {
   sink,
   type DeserializedRecord,
   type RecordBatch,
-} from '../src/index.js'; // in your project: from 'kafka-sse'
+} from '../src/index.js'; // in your project: from 'kafka-eventsource'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

@@ -4,7 +4,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse } from '../src/index.js'; // in your project: from 'kafka-sse'
+import { kafkaSse } from '../src/index.js'; // in your project: from 'kafka-eventsource'
 
 // One kafkajs instance for the whole process: every stream shares its broker connections.
 const kafka = new Kafka({

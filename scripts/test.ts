@@ -18,7 +18,7 @@ import {
   stopBroker,
 } from './lib/kafkaHarness.js';
 
-const TEST_DIRS = ['test/unit', 'test/integration', 'test/e2e', 'test/soak'];
+const TEST_DIRS = ['test/unit', 'test/integration', 'test/e2e', 'test/soak', 'test/packaging'];
 
 function findTests(dir: string): string[] {
   let entries: string[];

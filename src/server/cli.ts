@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { CliUsageError, helpText, parseCli } from './config.js';
-import { createKafkaSseServer, type KafkaSseServer, type KafkaSseServerOptions } from './server.js';
+import type { KafkaSseServer, KafkaSseServerOptions } from './server.js';
 
 /** Hard limit on shutdown: the process exits by then even if something hangs. */
 const SHUTDOWN_DEADLINE_MS = 4500;
@@ -11,6 +11,33 @@ function packageVersion(): string {
   // Two levels up from src/server/ and from dist/server/ alike.
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
   return pkg.version;
+}
+
+/** The server's own dependencies: optional peers of kafka-eventsource, absent from a library-only install. */
+const SERVER_PEERS = ['pino', 'prom-client', 'jose'];
+
+/** The server module, loaded only to serve (so --help and --version work without its dependencies). */
+async function loadServer(): Promise<typeof import('./server.js') | undefined> {
+  try {
+    return await import('./server.js');
+  } catch (err) {
+    const missing = missingPackage(err);
+    if (missing === undefined || !SERVER_PEERS.includes(missing)) throw err;
+    process.stderr.write(
+      `kafka-sse: the server needs ${SERVER_PEERS.join(', ')}, optional peer dependencies of kafka-eventsource, ` +
+        `and '${missing}' is not installed.\nInstall them next to it: npm install ${SERVER_PEERS.join(' ')}\n`,
+    );
+    return undefined;
+  }
+}
+
+/** The package an ERR_MODULE_NOT_FOUND names ("Cannot find package 'pino' imported from …"). */
+function missingPackage(err: unknown): string | undefined {
+  if (!(err instanceof Error) || (err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  const name = /Cannot find (?:package|module) '([^']+)'/.exec(err.message)?.[1];
+  if (name === undefined) return undefined;
+  const parts = name.split('/');
+  return name.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
 /**
@@ -38,7 +65,9 @@ export async function main(
     process.stdout.write(`${packageVersion()}\n`);
     return { exitCode: 0 };
   }
-  const server = createKafkaSseServer({ ...command.config, ...extra });
+  const loaded = await loadServer();
+  if (!loaded) return { exitCode: 1 };
+  const server = loaded.createKafkaSseServer({ ...command.config, ...extra });
   try {
     await server.listen();
   } catch (err) {
