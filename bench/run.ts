@@ -118,6 +118,18 @@ async function main() {
       target: '≥ 0.8',
       pass: dr.ratio >= 0.8,
     });
+    // The fast path with user stages: each against the default pipeline's drain of the same run.
+    const withStage = (figure: string, stageRate: number, target: number) =>
+      rows.push({
+        figure,
+        result: rate(stageRate),
+        reference: `default pipeline, same run: ${rate(dr.sseRate)}`,
+        ratio: (stageRate / dr.sseRate).toFixed(2),
+        target: `≥ ${target} of the default`,
+        pass: stageRate / dr.sseRate >= target,
+      });
+    withStage('the same drain plus an identity `transform` stage', dr.identityRate, 0.9);
+    withStage('the same drain plus a `filterer` reading one field of `message`', dr.filtererRate, 0.5);
   }
   if (la) {
     rows.push({

@@ -4,11 +4,13 @@
 //
 //   GET /stream?assignments=<JSON>      the stream (kafkaSse with the shared `kafka`)
 //   GET /stream?perConnection=1&…       the same with a kafkajs client made per connection (kafkaConfig)
+//   GET /stream?stage=identity&…        the same plus a user `transform` that passes batches on untouched
+//   GET /stream?stage=filterer&…        the same plus a user `filterer` that reads one field of `message`
 //   GET /stats[?gc=1]                   process and stream counters as JSON
 import http from 'node:http';
 import v8 from 'node:v8';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse, sharedClient, type KafkaInstrumentationEvent } from '../src/index.js';
+import { kafkaSse, sharedClient, type DeserializedRecord, type KafkaInstrumentationEvent, type KafkaSseOptions, type RecordBatch } from '../src/index.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
 const kafka = new Kafka({ clientId: 'kafka-sse-bench-server', brokers, logLevel: logLevel.NOTHING });
@@ -19,6 +21,17 @@ interface StreamStats {
   records: number;
 }
 const open = new Map<http.ServerResponse, StreamStats>();
+
+/** User stages a drain can add, as a user writes them (`?stage=`). */
+const stages: Record<string, Pick<KafkaSseOptions, 'transform' | 'filterer'>> = {
+  identity: {
+    transform: async function* (source: AsyncIterable<RecordBatch<DeserializedRecord>>) {
+      yield* source;
+    },
+  },
+  // Reads one field of every message and keeps every record (the bench's records all have a numeric id).
+  filterer: { filterer: (r) => typeof (r.message as { id?: unknown }).id === 'number' },
+};
 const totals = { fetches: 0, records: 0, streamsOpened: 0 };
 
 function stats(url: URL) {
@@ -77,10 +90,12 @@ const server = http.createServer((req, res) => {
     },
   };
   const assignments = JSON.parse(url.searchParams.get('assignments') ?? '[]') as Parameters<typeof kafkaSse>[2];
-  const options =
-    url.searchParams.get('perConnection') === '1'
-      ? { kafkaConfig: { brokers, logLevel: logLevel.NOTHING }, kafkaEventHandlers }
-      : { kafka, kafkaEventHandlers };
+  const stage = url.searchParams.get('stage');
+  const options: KafkaSseOptions = {
+    ...(url.searchParams.get('perConnection') === '1' ? { kafkaConfig: { brokers, logLevel: logLevel.NOTHING } } : { kafka }),
+    kafkaEventHandlers,
+    ...(stage === null ? {} : stages[stage]),
+  };
   void kafkaSse(req, res, assignments, options);
 });
 server.keepAliveTimeout = 0;

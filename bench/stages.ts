@@ -4,9 +4,10 @@
 // a drain's server time goes (bench/run.ts measures the drain itself).
 import { rawJsonObject } from '../src/json/validate.js';
 import { deserialize } from '../src/stages/deserialize.js';
+import { filter } from '../src/stages/filter.js';
 import { idTrack } from '../src/stages/idTrack.js';
 import { sseEncodeBytes } from '../src/stages/sseEncode.js';
-import type { KafkaRecord, RecordBatch } from '../src/types.js';
+import type { DeserializedRecord, KafkaRecord, RecordBatch } from '../src/types.js';
 import { jsonRecord } from './support.js';
 
 const topic = 'bench-drain-0123abcd';
@@ -61,5 +62,19 @@ await time('deserialize → idTrack', async () => {
 });
 await time('deserialize → idTrack → sseEncodeBytes', async () => {
   for await (const chunk of sseEncodeBytes()(idTrack(positions)(deserialized()))) sink += chunk.length;
+});
+// The same with a user stage between deserialize and idTrack (what `transform` and `filterer` add).
+async function* identity(source: AsyncIterable<RecordBatch<DeserializedRecord>>) {
+  yield* source;
+}
+const readsOneField = filter((r: DeserializedRecord) => typeof (r.message as { id?: unknown }).id === 'number');
+await time('… + identity transform', async () => {
+  for await (const chunk of sseEncodeBytes()(idTrack(positions)(identity(deserialized())))) sink += chunk.length;
+});
+await time('… + filterer reading one field', async () => {
+  for await (const chunk of sseEncodeBytes()(idTrack(positions)(readsOneField(deserialized())))) sink += chunk.length;
+});
+await time('slow path: deserialize() parsing all', async () => {
+  for await (const chunk of sseEncodeBytes()(idTrack(positions)(deserialize()(source())))) sink += chunk.length;
 });
 console.log(`(${sink > 0 ? 'done' : ''}; each line includes the stages above it)`);

@@ -16,8 +16,8 @@ export interface KafkaRecord {
 export interface DeserializedRecord extends KafkaRecord {
   message: unknown;
   /**
-   * Set only on records of the raw-JSON fast path (`RawJsonRecord`) while their `message` is untouched;
-   * encoders then send these bytes instead of `JSON.stringify(message)`. Absent or null elsewhere.
+   * On records of the raw-JSON fast path (`RawJsonRecord`): the bytes to send instead of
+   * `JSON.stringify(message)`, or null. Absent elsewhere; never set it yourself.
    */
   readonly rawJson?: Buffer | null;
 }
@@ -26,16 +26,18 @@ export interface DeserializedRecord extends KafkaRecord {
  * A record of the raw-JSON fast path, as `deserialize(…, { rawJson: true })` (and so `kafkaSse` with the
  * default deserializer) makes it: its value is a plain JSON object, checked but not parsed.
  *
- * - `rawJson` holds the value's bytes while `message` has been neither read nor set; every encoder then
- *   writes the event data from them: the value with `,"_kafka":{…}` spliced in before its closing brace.
- * - `message` is an own, enumerable accessor, defined before `rawJson`. Its first read parses the value
- *   and adds `_kafka` (as the default deserializer does); its first read or write turns it into a plain
- *   data property and sets `rawJson` to null, so from then on the record is encoded from `message`.
- * - Copies keep the message: spread, `Object.assign` and `structuredClone` read `message` (which clears
- *   the original's `rawJson`) before they copy `rawJson`, so a copy is always encoded from its message.
+ * - `rawJson` (a getter on the prototype) gives the value's bytes while `message` has not been read, or
+ *   was read and still holds exactly what was parsed; every encoder then writes the event data from them:
+ *   the value with `,"_kafka":{…}` spliced in before its closing brace. Once `message` was set, or what
+ *   was read has changed (a key added, removed or reordered, a value replaced, at any depth), it is null
+ *   and the record is encoded from `message`.
+ * - `message` is an own, enumerable accessor: its first read parses the value and adds `_kafka`, as the
+ *   default deserializer does. Copies (spread, `Object.assign`, `structuredClone`) therefore carry the
+ *   message, as a plain property, and no `rawJson`: a copy is always encoded from its message.
  *
- * A stage keeps the fast path by passing the record objects it keeps on as they are (filtering, reordering,
- * re-batching, or adding fields to them in place) without reading `message`. Never set `rawJson` yourself.
+ * A stage keeps the fast path by passing on the record objects it keeps (filtering, reordering,
+ * re-batching, adding fields to them in place). Reading `message` costs a parse per record but not the
+ * fast path; copying a record costs the parse and the fast path (the copy is stringified).
  */
 export interface RawJsonRecord extends DeserializedRecord {
   readonly rawJson: Buffer | null;

@@ -1,5 +1,7 @@
 // Drain: 200,000 JSON records of ~300 bytes from a 3-partition topic to one HTTP client, against a bare
-// kafkajs `eachBatch` consumer draining the same topic in the same run (timed from its first batch).
+// kafkajs `eachBatch` consumer draining the same topic in the same run (timed from its first batch). The
+// same drain with a user stage added (an identity `transform`, a `filterer` reading one field) is measured
+// in the same rounds, against the default pipeline's rate.
 import type { Fixtures } from '../support.js';
 import { BenchServer, countEvents, jsonRecord, now, openStream, progress, withTimeout } from '../support.js';
 
@@ -16,16 +18,21 @@ export interface DrainResult {
   ratio: number;
   /** kafkajs eachBatch doing the default pipeline's per-record work, no HTTP (records/s, best round). */
   workReferenceRate: number;
-  rounds: Array<{ sse: number; reference: number; workReference: number }>;
+  /** The default pipeline plus an identity `transform` stage (records/s, best round). */
+  identityRate: number;
+  /** The default pipeline plus a `filterer` reading one field of `message` (records/s, best round). */
+  filtererRate: number;
+  rounds: Array<{ sse: number; reference: number; workReference: number; identity: number; filterer: number }>;
 }
 
 const PARTITIONS = 3;
 /** Keeps the reference's per-record work from being optimised away. */
 let sink = 0;
 
-async function drainSse(server: BenchServer, topic: string, records: number) {
+/** `stage`: a user stage the bench server adds (bench/server.ts), or none for the default pipeline. */
+async function drainSse(server: BenchServer, topic: string, records: number, stage?: 'identity' | 'filterer') {
   const assignments = Array.from({ length: PARTITIONS }, (_, partition) => ({ topic, partition, offset: 0 }));
-  const { req, res, sentAt } = await openStream(server.url(assignments));
+  const { req, res, sentAt } = await openStream(server.url(assignments, stage === undefined ? '' : `&stage=${stage}`));
   let firstAt = 0;
   try {
     const lastAt = await withTimeout(
@@ -82,21 +89,29 @@ async function drainKafkajs(fx: Fixtures, topic: string, records: number, work =
 
 export async function drain(fx: Fixtures, quick: boolean): Promise<DrainResult> {
   const records = quick ? 30_000 : 200_000;
-  const roundCount = quick ? 1 : 3;
+  const roundCount = quick ? 1 : 5;
   const topic = await fx.createTopic(PARTITIONS, 'drain');
   progress(`producing ${records} records of ~300 bytes`);
   await fx.fill(topic, PARTITIONS, records, (i) => jsonRecord(i), 'drain topic');
   const server = await BenchServer.start();
-  const rounds: Array<{ sse: number; reference: number; workReference: number; fromRequest: number }> = [];
+  const rounds: Array<{ sse: number; reference: number; workReference: number; fromRequest: number; identity: number; filterer: number }> = [];
   try {
     for (let round = 1; round <= roundCount; round++) {
       const reference = await drainKafkajs(fx, topic, records);
       progress(`drain round ${round}: kafkajs eachBatch ${(records / reference).toFixed(0)} records/s`);
-      const sse = await drainSse(server, topic, records);
-      progress(`drain round ${round}: kafka-sse ${(records / sse.seconds).toFixed(0)} records/s`);
+      // The three pipelines in a rotating order, so none is always the one that runs first in a round.
+      const seconds: Partial<Record<'default' | 'identity' | 'filterer', { seconds: number; fromRequest: number }>> = {};
+      for (let k = 0; k < 3; k++) {
+        const variant = (['default', 'identity', 'filterer'] as const)[(round - 1 + k) % 3]!;
+        seconds[variant] = await drainSse(server, topic, records, variant === 'default' ? undefined : variant);
+        progress(`drain round ${round}: kafka-sse${variant === 'default' ? '' : ` + ${variant === 'identity' ? 'identity transform' : 'filterer reading one field'}`} ${(records / seconds[variant]!.seconds).toFixed(0)} records/s`);
+      }
+      const sse = seconds.default!;
+      const identity = seconds.identity!;
+      const filterer = seconds.filterer!;
       const workReference = await drainKafkajs(fx, topic, records, true);
       progress(`drain round ${round}: kafkajs eachBatch + per-record JSON work ${(records / workReference).toFixed(0)} records/s`);
-      rounds.push({ sse: sse.seconds, reference, workReference, fromRequest: sse.fromRequest });
+      rounds.push({ sse: sse.seconds, reference, workReference, fromRequest: sse.fromRequest, identity: identity.seconds, filterer: filterer.seconds });
     }
   } finally {
     await server.stop();
@@ -114,6 +129,8 @@ export async function drain(fx: Fixtures, quick: boolean): Promise<DrainResult> 
     referenceSeconds,
     ratio: referenceSeconds / sseSeconds,
     workReferenceRate: records / best((r) => r.workReference),
-    rounds: rounds.map(({ sse, reference, workReference }) => ({ sse, reference, workReference })),
+    identityRate: records / best((r) => r.identity),
+    filtererRate: records / best((r) => r.filterer),
+    rounds: rounds.map(({ sse, reference, workReference, identity, filterer }) => ({ sse, reference, workReference, identity, filterer })),
   };
 }

@@ -1,13 +1,24 @@
 import type { DeserializedRecord, RecordBatch } from '../types.js';
+import { RawJsonRecord } from './rawJsonRecord.js';
 
-/** Returns true to send the record to the client. */
+/** Returns true to send the record. */
 export type Filterer<R extends DeserializedRecord = DeserializedRecord> = (record: R) => boolean;
 
-/** Keeps the records `filterer` accepts. Dropped records still count as read (the batch keeps its progress). */
+/**
+ * Keeps the records `filterer` accepts. Dropped records still count as read (the batch keeps its progress).
+ * A raw-JSON record whose message the filterer read but left as it was is still sent from its bytes.
+ */
 export function filter<R extends DeserializedRecord>(filterer: Filterer<R>) {
   return async function* (source: AsyncIterable<RecordBatch<R>>): AsyncGenerator<RecordBatch<R>> {
     for await (const batch of source) {
-      yield { records: batch.records.filter((r) => filterer(r)), progress: batch.progress };
+      const records: R[] = [];
+      for (const record of batch.records) {
+        const keep = filterer(record);
+        // What the filterer parsed to decide would otherwise live until the batch is encoded.
+        RawJsonRecord.forgetUnchanged(record);
+        if (keep) records.push(record);
+      }
+      yield { records, progress: batch.progress };
     }
   };
 }

@@ -14,36 +14,17 @@ export function kafkaMeta(record: KafkaRecord) {
   };
 }
 
-/** Turns `message` into an ordinary data property holding `value`, and drops the bytes. */
-function settle(record: RawJsonRecord, value: unknown): void {
-  Object.defineProperty(record, 'message', { value, writable: true, enumerable: true, configurable: true });
-  (record as { rawJson: Buffer | null }).rawJson = null;
-}
-
-// One getter and one setter for every record: records then share their hidden class.
-const MESSAGE: PropertyDescriptor = {
-  get(this: RawJsonRecord): unknown {
-    const raw = this.rawJson;
-    if (raw === null) return undefined; // not reached: clearing rawJson replaces this accessor
-    const message = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-    message._kafka = kafkaMeta(this);
-    settle(this, message);
-    return message;
-  },
-  set(this: RawJsonRecord, value: unknown) {
-    settle(this, value);
-  },
-  enumerable: true,
-  configurable: true,
-};
+const UNREAD = 0;
+const READ = 1;
+const SET = 2;
 
 /**
- * A record the default JSON deserializer let through unparsed (its value checked by `rawJsonObject`).
- * `message` is an own, enumerable accessor defined before `rawJson`: the first read or write of it (a
- * stage's, or a copy's — spread, `Object.assign` and `structuredClone` all read it, in key order) parses
- * the value, adds `_kafka`, makes `message` a plain data property and clears `rawJson`, so a copy never
- * carries bytes beside a message that may since have changed. While `rawJson` is set, encoders write the
- * bytes with `_kafka` spliced in.
+ * A record the default JSON deserializer let through unparsed (its value checked by `rawJsonObject`); see
+ * `RawJsonRecord` in types.ts for the protocol. `message` is an own, enumerable accessor, so copies
+ * (spread, `Object.assign`, `structuredClone`) get the message; `rawJson` is a getter on the prototype,
+ * so copies never carry bytes beside a message they may change. Its first read parses the value, adds
+ * `_kafka` and notes every container and value in it; from then on `rawJson` gives the bytes only while
+ * the message still holds exactly those (what `JSON.stringify` would write is unchanged).
  */
 export class RawJsonRecord implements RawJsonRecordShape {
   declare readonly topic: string;
@@ -54,7 +35,33 @@ export class RawJsonRecord implements RawJsonRecordShape {
   declare value: Buffer | null;
   declare headers: KafkaRecord['headers'];
   declare message: unknown;
-  declare readonly rawJson: Buffer | null;
+  #raw: Buffer;
+  #state = UNREAD;
+  #message: unknown;
+  /** What `unchanged` compares the message with, once read. */
+  #noted: unknown[] | undefined;
+
+  // One getter and one setter for every record, so records share their hidden class.
+  static readonly #accessor: PropertyDescriptor = {
+    get(this: RawJsonRecord): unknown {
+      if (this.#state !== UNREAD) return this.#message;
+      const message = JSON.parse(this.#raw.toString('utf8')) as Record<string, unknown>;
+      message._kafka = kafkaMeta(this);
+      this.#message = message;
+      this.#state = READ;
+      const noted: unknown[] = [];
+      note(message, noted);
+      this.#noted = noted;
+      return message;
+    },
+    set(this: RawJsonRecord, value: unknown) {
+      this.#message = value;
+      this.#state = SET;
+      this.#noted = undefined;
+    },
+    enumerable: true,
+    configurable: true,
+  };
 
   /** `raw`: the value's bytes, which `rawJsonObject` accepted. */
   constructor(record: KafkaRecord, raw: Buffer) {
@@ -65,19 +72,89 @@ export class RawJsonRecord implements RawJsonRecordShape {
     this.key = record.key;
     this.value = record.value;
     this.headers = record.headers;
-    Object.defineProperty(this, 'message', MESSAGE);
-    (this as { rawJson: Buffer | null }).rawJson = raw;
+    this.#raw = raw;
+    Object.defineProperty(this, 'message', RawJsonRecord.#accessor);
   }
 
-  /** False while the record is sent from its bytes; true once `message` was read or set. */
+  /** The bytes to send, while `message` is unread or still exactly what they hold; else null. */
+  get rawJson(): Buffer | null {
+    if (this.#state === UNREAD) return this.#raw;
+    if (this.#state === READ && unchanged(this.#message, this.#noted!, 0) >= 0) return this.#raw;
+    if (this.#state === READ) {
+      this.#state = SET;
+      this.#noted = undefined;
+    }
+    return null;
+  }
+
+  /**
+   * When `record` is a RawJsonRecord whose message was read and is unchanged, lets go of the parsed message
+   * (the next read parses again): it is sent from its bytes anyway, and the parsed object can die young.
+   */
+  static forgetUnchanged(record: object): void {
+    if (!(#raw in record) || record.#state !== READ || unchanged(record.#message, record.#noted!, 0) < 0) return;
+    record.#state = UNREAD;
+    record.#message = undefined;
+    record.#noted = undefined;
+  }
+
+  /** True once `message` was read or set. */
   get materialized(): boolean {
-    return this.rawJson === null;
+    return this.#state !== UNREAD;
   }
 
   /** The JSON text the client gets as the event's data. */
   json(): string {
     return messageJson(this);
   }
+}
+
+/**
+ * Notes `value` as `JSON.stringify` sees it: each object (itself, its key count, then each own enumerable
+ * key and value) and array (itself, its length, its items), depth first.
+ */
+function note(value: unknown, into: unknown[]): void {
+  if (Array.isArray(value)) {
+    into.push(value, value.length);
+    for (const item of value) {
+      into.push(item);
+      if (typeof item === 'object' && item !== null) note(item, into);
+    }
+  } else {
+    const object = value as Record<string, unknown>;
+    const keys = Object.keys(object);
+    into.push(object, keys.length);
+    for (const key of keys) {
+      const item = object[key];
+      into.push(key, item);
+      if (typeof item === 'object' && item !== null) note(item, into);
+    }
+  }
+}
+
+/** Walks `value` as `note` did; returns where its notes end in `noted`, or -1 at the first difference. */
+function unchanged(value: unknown, noted: unknown[], at: number): number {
+  if (noted[at] !== value) return -1;
+  if (Array.isArray(value)) {
+    if (noted[at + 1] !== value.length) return -1;
+    at += 2;
+    for (const item of value) {
+      if (noted[at++] !== item) return -1;
+      if (typeof item === 'object' && item !== null && (at = unchanged(item, noted, at)) < 0) return -1;
+    }
+    return at;
+  }
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  if (noted[at + 1] !== keys.length) return -1;
+  at += 2;
+  for (const key of keys) {
+    const item = object[key];
+    if (noted[at] !== key || noted[at + 1] !== item) return -1;
+    at += 2;
+    if (typeof item === 'object' && item !== null && (at = unchanged(item, noted, at)) < 0) return -1;
+  }
+  return at;
 }
 
 /** The JSON text of a record's message: from the bytes while `rawJson` is set, else `JSON.stringify`. */
@@ -196,13 +273,12 @@ export class RawJsonWriter {
   private lastTimestampLength = 0;
 
   /** An upper bound of what `write` writes for `record`. */
-  maxBytes(record: DeserializedRecord & { rawJson: Buffer }): number {
-    return record.rawJson.length + 128 + record.topic.length * 6 + 3 * NUMBER_BYTES + (record.key === null ? 0 : record.key.length * 6 + 2);
+  maxBytes(record: KafkaRecord, raw: Buffer): number {
+    return raw.length + 128 + record.topic.length * 6 + 3 * NUMBER_BYTES + (record.key === null ? 0 : record.key.length * 6 + 2);
   }
 
-  /** Writes the record's event data at `at`; returns the new end. */
-  write(chunk: Buffer, at: number, record: DeserializedRecord & { rawJson: Buffer }): number {
-    const raw = record.rawJson;
+  /** Writes the event data of `record`, whose `rawJson` is `raw`, at `at`; returns the new end. */
+  write(chunk: Buffer, at: number, record: KafkaRecord, raw: Buffer): number {
     chunk.set(raw, at);
     at += raw.length - 1;
     const empty = raw.length === 2 || isEmptyObject(raw);

@@ -113,12 +113,15 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
   let lastRun: IdParts | undefined;
   let runHead: Buffer = Buffer.alloc(0);
   let runTail: Buffer = Buffer.alloc(0);
-  // Per batch: the text of each id or data that is not written from parts, in record order.
+  // Per batch: the text of each id or data that is not written from parts, in record order, and each
+  // record's bytes when it is sent from them (`rawJson` is read once per record: it may compare).
   const texts: string[] = [];
+  const raws: Array<Buffer | null> = [];
   return batchEncoder<R, Buffer>(options, (records, eventHead, trailer) => {
     const n = records.length;
     const head = cache.get(eventHead);
     texts.length = 0;
+    raws.length = 0;
     // An upper bound of the chunk's size; what is written is then cut to its length.
     let size = Buffer.byteLength(trailer) + n * (head.length + DATA_FIELD.length + END_BYTES.length);
     for (let i = 0; i < n; i++) {
@@ -127,8 +130,14 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
       if (run !== undefined) size += (run.head.length + run.tail.length) * 3 + NUMBER_BYTES;
       else size += pushText(texts, tracked.id);
       const record = tracked.record;
-      if (hasRawJson(record)) size += writer.maxBytes(record);
-      else size += pushText(texts, messageJson(record));
+      const raw = record.rawJson;
+      if (raw !== undefined && raw !== null) {
+        raws.push(raw);
+        size += writer.maxBytes(record, raw);
+      } else {
+        raws.push(null);
+        size += pushText(texts, JSON.stringify(record.message) ?? 'null');
+      }
     }
     const chunk = Buffer.allocUnsafe(size);
     let at = 0;
@@ -149,13 +158,14 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
         at += chunk.write(texts[text++]!, at);
         at = put(chunk, at, DATA_FIELD);
       }
-      const record = tracked.record;
-      if (hasRawJson(record)) at = writer.write(chunk, at, record);
+      const raw = raws[i]!;
+      if (raw !== null) at = writer.write(chunk, at, tracked.record, raw);
       else at += chunk.write(texts[text++]!, at);
       at = put(chunk, at, END_BYTES);
     }
     if (trailer !== '') at += chunk.write(trailer, at);
     texts.length = 0;
+    raws.length = 0;
     return chunk.subarray(0, at);
   });
 }
@@ -164,10 +174,4 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
 function pushText(texts: string[], text: string): number {
   texts.push(text);
   return Buffer.byteLength(text);
-}
-
-/** Whether the record is sent from its bytes (see `RawJsonRecord`). */
-function hasRawJson<R extends DeserializedRecord>(record: R): record is R & { rawJson: Buffer } {
-  const raw = record.rawJson;
-  return raw !== undefined && raw !== null;
 }
