@@ -118,18 +118,19 @@ async function main() {
       target: '≥ 0.8',
       pass: dr.ratio >= 0.8,
     });
-    // The fast path with user stages: each against the default pipeline's drain of the same run.
-    const withStage = (figure: string, stageRate: number, target: number) =>
+    // The fast path with user stages, each against the default pipeline drained in the same rounds. The
+    // ratio is the median of the per-round ratios: on a shared machine one lucky round moves a best-of.
+    const withStage = (figure: string, stageRate: number, ratio: number, target: number) =>
       rows.push({
         figure,
-        result: rate(stageRate),
-        reference: `default pipeline, same run: ${rate(dr.sseRate)}`,
-        ratio: (stageRate / dr.sseRate).toFixed(2),
+        result: `${rate(stageRate)} (best round)`,
+        reference: `default pipeline, same rounds: ${rate(dr.sseRate)} (best round; ratio of the bests ${(stageRate / dr.sseRate).toFixed(2)})`,
+        ratio: `${ratio.toFixed(2)} (median of ${dr.rounds.length} rounds)`,
         target: `≥ ${target} of the default`,
-        pass: stageRate / dr.sseRate >= target,
+        pass: ratio >= target,
       });
-    withStage('the same drain plus an identity `transform` stage', dr.identityRate, 0.9);
-    withStage('the same drain plus a `filterer` reading one field of `message`', dr.filtererRate, 0.5);
+    withStage('the same drain plus an identity `transform` stage', dr.identityRate, dr.identityRatio, 0.9);
+    withStage('the same drain plus a `filterer` reading one field of `message`', dr.filtererRate, dr.filtererRatio, 0.5);
   }
   if (la) {
     rows.push({

@@ -22,6 +22,9 @@ export interface DrainResult {
   identityRate: number;
   /** The default pipeline plus a `filterer` reading one field of `message` (records/s, best round). */
   filtererRate: number;
+  /** Median over rounds of each round's rate with the stage over the default's rate in that round. */
+  identityRatio: number;
+  filtererRatio: number;
   rounds: Array<{ sse: number; reference: number; workReference: number; identity: number; filterer: number }>;
 }
 
@@ -87,6 +90,12 @@ async function drainKafkajs(fx: Fixtures, topic: string, records: number, work =
   }
 }
 
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export async function drain(fx: Fixtures, quick: boolean): Promise<DrainResult> {
   const records = quick ? 30_000 : 200_000;
   const roundCount = quick ? 1 : 5;
@@ -131,6 +140,8 @@ export async function drain(fx: Fixtures, quick: boolean): Promise<DrainResult> 
     workReferenceRate: records / best((r) => r.workReference),
     identityRate: records / best((r) => r.identity),
     filtererRate: records / best((r) => r.filterer),
+    identityRatio: median(rounds.map((r) => r.sse / r.identity)),
+    filtererRatio: median(rounds.map((r) => r.sse / r.filterer)),
     rounds: rounds.map(({ sse, reference, workReference, identity, filterer }) => ({ sse, reference, workReference, identity, filterer })),
   };
 }
