@@ -13,6 +13,13 @@ export { sseEncode, sseEncodeBytes, encodeEvent, encodeComment, encodePosition, 
 export type { SseEncodeOptions } from './stages/sseEncode.js';
 export { ndjsonEncode } from './stages/ndjsonEncode.js';
 export { heartbeat } from './stages/heartbeat.js';
+export { preamble } from './stages/preamble.js';
+export { countEvents, meter } from './stages/meter.js';
+export type { StreamCounters } from './stages/meter.js';
+export { errorEvent, stageError } from './stages/errorEvent.js';
+export type { ErrorEventOptions } from './stages/errorEvent.js';
+export { defaultStages, streamFraming } from './pipeline.js';
+export type { DefaultStagesOptions, StreamFramingOptions } from './pipeline.js';
 export { sink } from './stages/sink.js';
 export { webSink } from './stages/webSink.js';
 export { KafkaClient, sharedClient, closeSharedClient } from './kafka/client.js';

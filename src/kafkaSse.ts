@@ -1,21 +1,20 @@
 // The default handler: parse and validate the request, resolve it against Kafka, then run the default
-// pipeline consume → deserialize → filter → [transform] → idTrack → sseEncode (or ndjsonEncode) → sink.
+// pipeline (src/pipeline.ts: consume → defaultStages → streamFraming → sink).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
 import { v4 as uuidv4 } from 'uuid';
-import { ForbiddenError, KafkaSseError, KafkaUnavailableError, StageError, TooManyConnectionsError, toClientError } from './errors.js';
+import { ForbiddenError, KafkaSseError, KafkaUnavailableError, TooManyConnectionsError, toClientError } from './errors.js';
 import { KafkaClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
 import { refuseTopics, resolveStart } from './resolve.js';
 import { consume } from './stages/consume.js';
-import { deserialize, type Deserializer } from './stages/deserialize.js';
-import { filter, type Filterer } from './stages/filter.js';
-import { idTrack } from './stages/idTrack.js';
-import { ndjsonEncode } from './stages/ndjsonEncode.js';
-import { encodeComment, encodeEvent, sseEncode, sseEncodeBytes } from './stages/sseEncode.js';
-import { heartbeat } from './stages/heartbeat.js';
+import { defaultStages, streamFraming } from './pipeline.js';
+import type { Deserializer } from './stages/deserialize.js';
+import type { Filterer } from './stages/filter.js';
+import type { StreamCounters } from './stages/meter.js';
+import { encodeEvent } from './stages/sseEncode.js';
 import { sink } from './stages/sink.js';
 import { webSink } from './stages/webSink.js';
 import type { DeserializedRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
@@ -155,8 +154,8 @@ interface PreparedStream {
   positions: Position[];
   ndjson: boolean;
   client: KafkaClient;
-  /** Builds the default pipeline up to (not including) the sink; counts events into `counters`. */
-  pipeline(signal: AbortSignal, counters?: StreamCounters): AsyncIterable<string | Uint8Array>;
+  /** The start timestamp, when the stream starts at a point in time. */
+  at: number | undefined;
   /** Releases the per-connection client, if one was made. */
   release(): Promise<void>;
   emit(type: string, payload?: Record<string, unknown>): void;
@@ -220,36 +219,7 @@ async function prepare(
       options.setupTimeoutMs ?? 4000,
     );
     emit('consumer.connect', { positions });
-    const filterer = options.filterer;
-    const transform = options.transform;
-    return {
-      connectionId,
-      logger,
-      topics,
-      positions,
-      ndjson,
-      client,
-      release,
-      emit,
-      pipeline(signal, counters = { events: 0, bytes: 0 }) {
-        const source = consume(client, positions, { signal, onEvent: emit, readAhead: true });
-        // With the default deserializer, plain JSON values go on unparsed as RawJsonRecords: a record nobody
-        // reads (filterer and transform included) is sent from its bytes, one that was read from its
-        // message (docs/decisions/008-fast-path-protocol.md).
-        const raw = options.deserializer === undefined;
-        const deserialized = deserialize(options.deserializer, logger, { rawJson: raw })(source);
-        const filtered = filterer ? filter(filterer)(deserialized) : deserialized;
-        const transformed = counted(transform ? transform(filtered) : filtered, counters);
-        if (ndjson) return ndjsonEncode()(transformed);
-        const tracked = pipe(
-          transformed,
-          idTrack(positions, { useTimestampForId: options.useTimestampForId === true, ...(at !== undefined ? { startTimestamp: at } : {}) }),
-        );
-        // One Buffer per batch, raw records copied into it byte for byte; a custom deserializer's records are
-        // framed as strings.
-        return raw ? sseEncodeBytes()(tracked) : sseEncode()(tracked);
-      },
-    };
+    return { connectionId, logger, topics, positions, ndjson, client, at, release, emit };
   } catch (err) {
     await release();
     throw err;
@@ -346,11 +316,6 @@ function refused(options: KafkaSseOptions, req: RequestLike, err: unknown): Kafk
   return clientError;
 }
 
-/** Turns a thrown stage error into the error a client sees after the stream has started. */
-function streamError(err: unknown): KafkaSseError {
-  if (err instanceof KafkaSseError) return err;
-  return new StageError(`The stream failed: ${(err as Error)?.message ?? String(err)}`);
-}
 
 /**
  * Streams Kafka to one HTTP client as Server-Sent Events (or NDJSON for `Accept: application/json`).
@@ -438,26 +403,38 @@ class StreamLife {
     const startedAt = Date.now();
     const counters: StreamCounters = { events: 0, bytes: 0 };
     logger.info({ topics: prepared.topics, clientAddress: this.clientAddress, positions: prepared.positions.length, ndjson }, 'stream opened');
+    const signal = this.abort.signal;
+    const format = ndjson ? 'ndjson' : 'sse';
     try {
-      // A first comment and the retry hint go out at once, before any record.
-      if (!ndjson) {
-        const preamble = streamPreamble(prepared.connectionId, options.retryMs ?? 2000);
-        counters.bytes += Buffer.byteLength(preamble);
-        yield preamble;
-      }
-      yield* measured(withHeartbeat(prepared.pipeline(this.abort.signal, counters), options, ndjson), counters, options.onProgress);
-    } catch (err) {
-      if (!this.abort.signal.aborted) {
-        const clientError = streamError(err);
-        this.reason = clientError.code;
-        prepared.emit('consumer.crash', { error: clientError.message });
-        logger.error({ err, code: clientError.code }, 'stream ended by an error');
-        if (!ndjson) {
-          // A failure that will take a while to mend (an unreadable batch) asks the client to come back later.
-          const after = clientError.details.retryAfterSeconds;
-          yield (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
-        }
-      }
+      // The same public compositions a pipeline of one's own is built from (src/pipeline.ts).
+      yield* pipe(
+        consume(prepared.client, prepared.positions, { signal, onEvent: prepared.emit, readAhead: true }),
+        defaultStages({
+          positions: prepared.positions,
+          format,
+          logger,
+          counters,
+          useTimestampForId: options.useTimestampForId === true,
+          ...(prepared.at !== undefined ? { startTimestamp: prepared.at } : {}),
+          ...(options.deserializer ? { deserializer: options.deserializer } : {}),
+          ...(options.filterer ? { filterer: options.filterer } : {}),
+          ...(options.transform ? { transform: options.transform } : {}),
+        }),
+        streamFraming({
+          format,
+          connectionId: prepared.connectionId,
+          counters,
+          signal,
+          ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),
+          ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          onError: (err, clientError) => {
+            this.reason = clientError.code;
+            prepared.emit('consumer.crash', { error: clientError.message });
+            logger.error({ err, code: clientError.code }, 'stream ended by an error');
+          },
+        }),
+      );
     } finally {
       clearTimeout(lifetime);
       options.signal?.removeEventListener('abort', onServerClosing);
@@ -477,51 +454,6 @@ class StreamLife {
       logger.info(fields, 'stream closed');
       options.onStreamEnd?.(summary);
     }
-  }
-}
-
-/** The first bytes of every SSE stream: a comment naming the connection, and the reconnection hint. */
-function streamPreamble(connectionId: string, retryMs: number): string {
-  return encodeComment(`kafka-sse stream ${connectionId}`) + (retryMs > 0 ? `retry: ${Math.round(retryMs)}\n\n` : '');
-}
-
-function withHeartbeat(
-  source: AsyncIterable<string | Uint8Array>,
-  options: KafkaSseOptions,
-  ndjson: boolean,
-): AsyncIterable<string | Uint8Array> {
-  const interval = options.heartbeatMs ?? 15_000;
-  return interval > 0 && !ndjson ? heartbeat(interval)(source) : source;
-}
-
-interface StreamCounters {
-  events: number;
-  bytes: number;
-}
-
-/** Counts the records that will become events. */
-async function* counted<R>(source: AsyncIterable<RecordBatch<R>>, counters: StreamCounters): AsyncGenerator<RecordBatch<R>> {
-  for await (const batch of source) {
-    counters.events += batch.records.length;
-    yield batch;
-  }
-}
-
-/** Counts the bytes going to the client. */
-async function* measured(
-  source: AsyncIterable<string | Uint8Array>,
-  counters: StreamCounters,
-  onProgress?: KafkaSseOptions['onProgress'],
-): AsyncGenerator<string | Uint8Array> {
-  let reportedEvents = counters.events;
-  for await (const chunk of source) {
-    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-    counters.bytes += bytes;
-    if (onProgress) {
-      onProgress({ events: counters.events - reportedEvents, bytes });
-      reportedEvents = counters.events;
-    }
-    yield chunk;
   }
 }
 

@@ -1,10 +1,10 @@
-import { toClientError, type KafkaSseError } from '../errors.js';
+import { KafkaSseError, StageError } from '../errors.js';
 import { encodeEvent } from './sseEncode.js';
 
 export interface ErrorEventOptions {
   /** SSE gets one `event: error`; NDJSON has no error framing, so its stream just ends. */
   format?: 'sse' | 'ndjson';
-  /** Turns what a stage threw into what the client may see (default: `toClientError`). */
+  /** Turns what a stage threw into what the client may see (default: `stageError`). */
   toClientError?: (err: unknown) => KafkaSseError;
   /** Told of every error that ended the stream (for logs), with what the client was sent. */
   onError?: (err: unknown, clientError: KafkaSseError) => void;
@@ -13,12 +13,21 @@ export interface ErrorEventOptions {
 }
 
 /**
+ * What a client sees of an error thrown in a pipeline: a KafkaSseError as it is; anything else (a user's
+ * deserializer, filter or stage failing) as `KSSE_STAGE_ERROR` with the thrown message.
+ */
+export function stageError(err: unknown): KafkaSseError {
+  if (err instanceof KafkaSseError) return err;
+  return new StageError(`The stream failed: ${(err as Error | null)?.message ?? String(err)}`);
+}
+
+/**
  * Ends the stream cleanly on an error: whatever a stage upstream throws becomes one SSE `error` event
  * carrying the error's JSON (never a stack), and the stream ends, so an `EventSource` reconnects with its
  * last id. An error with `retryAfterSeconds` first asks the client to wait that long (`retry:`).
  */
 export function errorEvent(options: ErrorEventOptions = {}) {
-  const clientErrorOf = options.toClientError ?? toClientError;
+  const clientErrorOf = options.toClientError ?? stageError;
   return async function* <T extends string | Uint8Array>(source: AsyncIterable<T>): AsyncGenerator<T | string> {
     try {
       yield* source;

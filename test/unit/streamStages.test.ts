@@ -1,7 +1,7 @@
 // The stages that frame a stream for its client: preamble, byte and event metering, error events.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TopicDeletedError, UnsupportedCompressionError } from '../../src/errors.js';
+import { TopicDeletedError, UnsupportedCompressionError, toClientError } from '../../src/errors.js';
 import { errorEvent } from '../../src/stages/errorEvent.js';
 import { countEvents, meter } from '../../src/stages/meter.js';
 import { preamble } from '../../src/stages/preamble.js';
@@ -50,8 +50,15 @@ test('errorEvent: an error upstream becomes one SSE error event with its JSON, a
   assert.deepEqual(seen, ['KSSE_TOPIC_DELETED']);
 });
 
-test('errorEvent: anything that is not a KafkaSseError is a generic KSSE_INTERNAL for the client', async () => {
-  const out = await all(errorEvent()(chunks(new Error('secret internals at 10.0.0.7:9092'))));
+test('errorEvent: an error thrown by a stage of ours or yours is KSSE_STAGE_ERROR with its message, no stack', async () => {
+  const out = await all(errorEvent()(chunks(new Error('filter exploded'))));
+  assert.match(out[0]!, /"code":"KSSE_STAGE_ERROR"/);
+  assert.match(out[0]!, /The stream failed: filter exploded/);
+  assert.doesNotMatch(out[0]!, /"stack"|at .*\.ts/);
+});
+
+test('errorEvent: a toClientError of your own decides what the client sees', async () => {
+  const out = await all(errorEvent({ toClientError })(chunks(new Error('secret internals at 10.0.0.7:9092'))));
   assert.match(out[0]!, /"code":"KSSE_INTERNAL"/);
   assert.doesNotMatch(out[0]!, /secret|10\.0\.0\.7/);
 });
