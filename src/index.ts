@@ -1,6 +1,6 @@
 // kafka-sse: the public surface. Re-exports only.
-export { kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal, streamFormat } from './kafkaSse.js';
-export type { KafkaSseOptions, KafkaInstrumentationEvent, StreamSummary } from './kafkaSse.js';
+export { createKafkaSse, kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal, streamFormat } from './kafkaSse.js';
+export type { KafkaSseHandle, KafkaSseOptions, KafkaInstrumentationEvent, KafkaInstrumentationEventType, StreamSummary } from './kafkaSse.js';
 export { consume } from './stages/consume.js';
 export type { ConsumeOptions, RecordSource } from './stages/consume.js';
 export { deserialize, jsonDeserializer } from './stages/deserialize.js';

@@ -5,7 +5,7 @@ import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
 import { v4 as uuidv4 } from 'uuid';
 import { ForbiddenError, KafkaSseError, KafkaUnavailableError, TooManyConnectionsError, toClientError } from './errors.js';
-import { KafkaClient, sharedClient, type ClientTuning } from './kafka/client.js';
+import { KafkaClient, closeSharedClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
 import { refuseTopics, resolveStart } from './resolve.js';
@@ -19,10 +19,20 @@ import { sink } from './stages/sink.js';
 import { webSink } from './stages/webSink.js';
 import type { DeserializedRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
 
+/** The instrumentation events a stream emits, named as kafkajs's consumer events are. */
+export type KafkaInstrumentationEventType =
+  | 'consumer.connect'
+  | 'consumer.fetch_start'
+  | 'consumer.fetch'
+  | 'consumer.start_batch_process'
+  | 'consumer.end_batch_process'
+  | 'consumer.crash'
+  | 'consumer.disconnect';
+
 /** A kafkajs-style instrumentation event. */
 export interface KafkaInstrumentationEvent {
   id: number;
-  type: string;
+  type: KafkaInstrumentationEventType;
   timestamp: number;
   payload: Record<string, unknown>;
 }
@@ -47,7 +57,7 @@ export interface KafkaSseOptions extends ParseLimits {
   /** pino-compatible logger; each connection logs through `logger.child({ connectionId })`. */
   logger?: Logger;
   /** Handlers for consumer instrumentation events (`consumer.connect`, `consumer.fetch`, …). */
-  kafkaEventHandlers?: Record<string, (event: KafkaInstrumentationEvent) => void>;
+  kafkaEventHandlers?: Partial<Record<KafkaInstrumentationEventType, (event: KafkaInstrumentationEvent) => void>>;
   /**
    * Tuning of the Kafka client: the per-connection one made from `kafkaConfig`, or the shared one of
    * `kafka` (applied when that is made; every request using the instance must then pass the same).
@@ -118,33 +128,42 @@ function wantsNdjson(req: RequestLike): boolean {
   return streamFormat(req) === 'ndjson';
 }
 
-const openStreams = new WeakMap<object, { total: number; perClient: Map<string, number> }>();
+/** Open streams of one handle, in total and per client address: the connection limits. */
+class ConnectionLimiter {
+  private total = 0;
+  private readonly perClient = new Map<string, number>();
 
-/** Takes a connection slot, or throws TooManyConnectionsError. Returns the release function. */
-function takeSlot(options: KafkaSseOptions, clientAddress: string | undefined): () => void {
-  if (options.maxConnections === undefined && options.maxConnectionsPerClient === undefined) return () => {};
-  let counts = openStreams.get(options);
-  if (!counts) openStreams.set(options, (counts = { total: 0, perClient: new Map() }));
-  const address = clientAddress ?? 'unknown';
-  const mine = counts.perClient.get(address) ?? 0;
-  if (options.maxConnections !== undefined && counts.total >= options.maxConnections) {
-    throw new TooManyConnectionsError('The server is at its connection limit; try again shortly', { retryAfterSeconds: 5 });
+  constructor(
+    private readonly max: number | undefined,
+    private readonly maxPerClient: number | undefined,
+  ) {}
+
+  get open(): number {
+    return this.total;
   }
-  if (options.maxConnectionsPerClient !== undefined && mine >= options.maxConnectionsPerClient) {
-    throw new TooManyConnectionsError('Too many streams from this address; close one or try again later', { retryAfterSeconds: 5 });
+
+  /** Takes a slot, or throws TooManyConnectionsError. Returns the release function (idempotent). */
+  take(clientAddress: string | undefined): () => void {
+    const address = clientAddress ?? 'unknown';
+    const mine = this.perClient.get(address) ?? 0;
+    if (this.max !== undefined && this.total >= this.max) {
+      throw new TooManyConnectionsError('The server is at its connection limit; try again shortly', { retryAfterSeconds: 5 });
+    }
+    if (this.maxPerClient !== undefined && mine >= this.maxPerClient) {
+      throw new TooManyConnectionsError('Too many streams from this address; close one or try again later', { retryAfterSeconds: 5 });
+    }
+    this.total++;
+    this.perClient.set(address, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.perClient.get(address) ?? 1) - 1;
+      if (left > 0) this.perClient.set(address, left);
+      else this.perClient.delete(address);
+    };
   }
-  counts.total++;
-  counts.perClient.set(address, mine + 1);
-  let released = false;
-  const slots = counts;
-  return () => {
-    if (released) return;
-    released = true;
-    slots.total--;
-    const left = (slots.perClient.get(address) ?? 1) - 1;
-    if (left > 0) slots.perClient.set(address, left);
-    else slots.perClient.delete(address);
-  };
 }
 
 interface PreparedStream {
@@ -158,23 +177,32 @@ interface PreparedStream {
   at: number | undefined;
   /** Releases the per-connection client, if one was made. */
   release(): Promise<void>;
-  emit(type: string, payload?: Record<string, unknown>): void;
+  emit(type: KafkaInstrumentationEventType, payload?: Record<string, unknown>): void;
 }
 
 /**
  * Everything before the first byte: parse, validate, connect, resolve. Throws a KafkaSseError the
  * client may see; nothing is left open when it throws.
  */
+/** What every stream of one handle shares: its options (validated), its limiter, its closing signal. */
+interface HandleContext {
+  options: KafkaSseOptions;
+  limiter: ConnectionLimiter;
+  /** Aborted by the handle's `close()`. */
+  closing: AbortSignal;
+}
+
 async function prepare(
+  ctx: HandleContext,
   req: RequestLike,
   assignments: unknown,
-  options: KafkaSseOptions,
   atTimestamp: number | undefined,
 ): Promise<PreparedStream> {
+  const { options } = ctx;
   const connectionId = connectionIdOf(req);
   const logger = (options.logger ?? silentLogger).child({ connectionId });
   let eventId = 0;
-  const emit = (type: string, payload: Record<string, unknown> = {}) => {
+  const emit = (type: KafkaInstrumentationEventType, payload: Record<string, unknown> = {}) => {
     const handler = options.kafkaEventHandlers?.[type];
     if (handler) handler({ id: ++eventId, type, timestamp: Date.now(), payload: { connectionId, ...payload } });
   };
@@ -192,7 +220,7 @@ async function prepare(
   }
   // Before taking a slot: a shared client asked for conflicting tuning throws (an operator's mistake, a 500).
   const shared = options.kafka ? sharedClient(options.kafka, options.clientTuning) : undefined;
-  const releaseSlot = takeSlot(options, req.socket?.remoteAddress);
+  const releaseSlot = ctx.limiter.take(req.socket?.remoteAddress);
 
   const perConnection = !shared;
   const client =
@@ -317,10 +345,103 @@ function refused(options: KafkaSseOptions, req: RequestLike, err: unknown): Kafk
 }
 
 
+/** One configuration of kafka-sse, checked once: it owns the connection limits and ends its streams on `close()`. */
+export interface KafkaSseHandle {
+  /** Streams to a Node response (as `kafkaSse` does). Settles when the stream ends; never rejects. */
+  handle(req: IncomingMessage, res: ServerResponse, assignments: string | Array<string | Assignment>, atTimestamp?: number): Promise<void>;
+  /** The same stream as a fetch `Response` (as `kafkaSseResponse` does). Never rejects. */
+  response(request: Request, assignments: string | Array<string | Assignment>, atTimestamp?: number): Promise<Response>;
+  /** Streams open now. */
+  readonly openStreams: number;
+  /** Ends every open stream cleanly (reason `server closing`; clients resume elsewhere) and closes the shared client of `kafka`. */
+  close(): Promise<void>;
+}
+
+const NUMBER_OPTIONS = ['maxConnections', 'maxConnectionsPerClient', 'heartbeatMs', 'retryMs', 'maxLifetimeMs', 'setupTimeoutMs', 'maxHeaderBytes', 'maxAssignments'] as const;
+const FUNCTION_OPTIONS = ['deserializer', 'filterer', 'transform', 'connectErrorHandler', 'authorize', 'onStreamEnd', 'onProgress', 'onRequestError'] as const;
+const EVENT_TYPES: ReadonlySet<string> = new Set<KafkaInstrumentationEventType>([
+  'consumer.connect',
+  'consumer.fetch_start',
+  'consumer.fetch',
+  'consumer.start_batch_process',
+  'consumer.end_batch_process',
+  'consumer.crash',
+  'consumer.disconnect',
+]);
+
+/** Throws a TypeError naming the first option that cannot work. Runs once per handle, not per request. */
+function validateOptions(options: KafkaSseOptions): void {
+  if (options.kafka && options.kafkaConfig) {
+    throw new TypeError('kafka-sse: pass either `kafka` (a shared kafkajs instance) or `kafkaConfig` (a client per connection), not both');
+  }
+  for (const name of NUMBER_OPTIONS) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      throw new TypeError(`kafka-sse: option ${name} must be a number ≥ 0 (ms for durations), got ${String(value)}`);
+    }
+  }
+  for (const name of FUNCTION_OPTIONS) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`kafka-sse: option ${name} must be a function`);
+  }
+  if (options.allowedTopics !== undefined && (!Array.isArray(options.allowedTopics) || options.allowedTopics.some((t) => typeof t !== 'string'))) {
+    throw new TypeError('kafka-sse: option allowedTopics must be an array of topic names');
+  }
+  for (const type of Object.keys(options.kafkaEventHandlers ?? {})) {
+    if (!EVENT_TYPES.has(type)) throw new TypeError(`kafka-sse: kafkaEventHandlers has no event ${type}; the events are ${[...EVENT_TYPES].join(', ')}`);
+  }
+}
+
+/**
+ * kafka-sse for one set of options, checked once: `handle(req, res, assignments)` streams to a Node
+ * response, `response(request, assignments)` to a fetch `Response`, `close()` ends every stream. The
+ * connection limits count the streams of this handle. Throws a TypeError for options that cannot work,
+ * and an Error when `kafka` already runs with other `clientTuning`.
+ */
+export function createKafkaSse(options: KafkaSseOptions = {}): KafkaSseHandle {
+  validateOptions(options);
+  // A shared client asked for conflicting tuning throws here, once (an operator's mistake).
+  if (options.kafka) sharedClient(options.kafka, options.clientTuning);
+  const closing = new AbortController();
+  const ctx: HandleContext = {
+    options,
+    limiter: new ConnectionLimiter(options.maxConnections, options.maxConnectionsPerClient),
+    closing: closing.signal,
+  };
+  return {
+    handle: (req, res, assignments, atTimestamp) => serveNode(ctx, req, res, assignments, atTimestamp),
+    response: (request, assignments, atTimestamp) => serveFetch(ctx, request, assignments, atTimestamp),
+    get openStreams() {
+      return ctx.limiter.open;
+    },
+    async close() {
+      closing.abort(new Error('server closing'));
+      if (options.kafka) await closeSharedClient(options.kafka);
+    },
+  };
+}
+
+const handles = new WeakMap<object, KafkaSseHandle | Error>();
+
+/** The handle of an options object, made on first use (the seed-compatible functions take options per call). */
+function handleOf(options: KafkaSseOptions): KafkaSseHandle | Error {
+  let handle = handles.get(options);
+  if (!handle) {
+    try {
+      handle = createKafkaSse(options);
+    } catch (err) {
+      handle = err as Error;
+    }
+    handles.set(options, handle);
+  }
+  return handle;
+}
+
 /**
  * Streams Kafka to one HTTP client as Server-Sent Events (or NDJSON for `Accept: application/json`).
  * `assignments`: topic names, "a,b", or `{topic, partition, offset|timestamp}` objects; a
- * `Last-Event-ID` header replaces them. Settles when the stream ends; never rejects.
+ * `Last-Event-ID` header replaces them. Settles when the stream ends; never rejects. The seed's
+ * signature: options are checked on their first use and the limits count per options object;
+ * `createKafkaSse(options).handle` is the same with the checks up front.
  */
 export async function kafkaSse(
   req: IncomingMessage,
@@ -329,11 +450,28 @@ export async function kafkaSse(
   options: KafkaSseOptions = {},
   atTimestamp?: number,
 ): Promise<void> {
+  const handle = handleOf(options);
+  if (handle instanceof Error) {
+    const clientError = refused(options, req, handle);
+    sendRefusal(req, res, clientError, options.retryMs);
+    return;
+  }
+  return handle.handle(req, res, assignments, atTimestamp);
+}
+
+async function serveNode(
+  ctx: HandleContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  assignments: string | Array<string | Assignment>,
+  atTimestamp?: number,
+): Promise<void> {
+  const { options } = ctx;
   const onConnectError =
     options.connectErrorHandler ?? ((error: KafkaSseError, req: IncomingMessage, res: ServerResponse) => sendRefusal(req, res, error, options.retryMs));
   let prepared: PreparedStream;
   try {
-    prepared = await prepare(req, assignments, options, atTimestamp);
+    prepared = await prepare(ctx, req, assignments, atTimestamp);
   } catch (err) {
     const clientError = refused(options, req, err);
     try {
@@ -345,7 +483,7 @@ export async function kafkaSse(
     return;
   }
 
-  const stream = new StreamLife(prepared, options, req.socket?.remoteAddress);
+  const stream = new StreamLife(prepared, options, req.socket?.remoteAddress, ctx.closing);
   const onClose = () => stream.end('client disconnected');
   res.once('close', onClose);
   // A client that left while the stream was being set up.
@@ -382,6 +520,7 @@ class StreamLife {
     private readonly prepared: PreparedStream,
     private readonly options: KafkaSseOptions,
     private readonly clientAddress: string | undefined,
+    private readonly closing?: AbortSignal,
   ) {}
 
   /** Ends the stream for `why`; the first reason given is the one reported. */
@@ -394,8 +533,10 @@ class StreamLife {
     const { prepared, options } = this;
     const { logger, ndjson } = prepared;
     const onServerClosing = () => this.end('server closing');
-    if (options.signal?.aborted) onServerClosing();
-    options.signal?.addEventListener('abort', onServerClosing, { once: true });
+    for (const signal of [options.signal, this.closing]) {
+      if (signal?.aborted) onServerClosing();
+      signal?.addEventListener('abort', onServerClosing, { once: true });
+    }
     const lifetime =
       options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0
         ? setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs)
@@ -408,7 +549,8 @@ class StreamLife {
     try {
       // The same public compositions a pipeline of one's own is built from (src/pipeline.ts).
       yield* pipe(
-        consume(prepared.client, prepared.positions, { signal, onEvent: prepared.emit, readAhead: true }),
+        // consume names only the consumer.* events of KafkaInstrumentationEventType.
+        consume(prepared.client, prepared.positions, { signal, onEvent: prepared.emit as (type: string, payload: Record<string, unknown>) => void, readAhead: true }),
         defaultStages({
           positions: prepared.positions,
           format,
@@ -438,6 +580,7 @@ class StreamLife {
     } finally {
       clearTimeout(lifetime);
       options.signal?.removeEventListener('abort', onServerClosing);
+      this.closing?.removeEventListener('abort', onServerClosing);
       this.abort.abort(new Error('stream ended'));
       await prepared.release().catch(() => {});
       prepared.emit('consumer.disconnect', { reason: this.reason });
@@ -459,7 +602,7 @@ class StreamLife {
 
 /**
  * The same stream for fetch-style frameworks (Hono, Bun, Deno, workers): takes a `Request`, returns a
- * `Response` whose body is the SSE (or NDJSON) stream, or a JSON error response. Never rejects.
+ * `Response` whose body is the SSE (or NDJSON) stream, or the refusal. Never rejects.
  */
 export async function kafkaSseResponse(
   request: Request,
@@ -467,16 +610,32 @@ export async function kafkaSseResponse(
   options: Omit<KafkaSseOptions, 'connectErrorHandler'> = {},
   atTimestamp?: number,
 ): Promise<Response> {
+  const handle = handleOf(options);
+  if (handle instanceof Error) {
+    const req: RequestLike = { headers: Object.fromEntries(request.headers), url: request.url };
+    const { status, headers, body } = refusalResponse(req, refused(options, req, handle), options.retryMs);
+    return new Response(body, { status, headers });
+  }
+  return handle.response(request, assignments, atTimestamp);
+}
+
+async function serveFetch(
+  ctx: HandleContext,
+  request: Request,
+  assignments: string | Array<string | Assignment>,
+  atTimestamp?: number,
+): Promise<Response> {
+  const { options } = ctx;
   const req: RequestLike = { headers: Object.fromEntries(request.headers), url: request.url };
   let prepared: PreparedStream;
   try {
-    prepared = await prepare(req, assignments, options, atTimestamp);
+    prepared = await prepare(ctx, req, assignments, atTimestamp);
   } catch (err) {
     const { status, headers, body } = refusalResponse(req, refused(options, req, err), options.retryMs);
     if (status === 200) delete headers.connection; // a hop-by-hop header: fetch-style runtimes set it themselves
     return new Response(body, { status, headers });
   }
-  const stream = new StreamLife(prepared, options, undefined);
+  const stream = new StreamLife(prepared, options, undefined, ctx.closing);
   if (request.signal?.aborted) stream.end('client disconnected');
   request.signal?.addEventListener('abort', () => stream.end('client disconnected'), { once: true });
   const headers = streamHeaders(prepared.ndjson);
