@@ -1,7 +1,8 @@
 // Stage micro-benchmark: CPU per record of the default pipeline's stages on in-memory batches (no Kafka,
 // no HTTP), each line adding one stage to the previous: `npx tsx bench/stages.ts`. 40 batches of 10,000
-// ~300-byte JSON records from 3 partitions, as a drain fetches them; best of 7 rounds. For finding where
-// a drain's server time goes (bench/run.ts measures the drain itself).
+// ~300-byte JSON records from 3 partitions, as a drain fetches them; best of 7 rounds. The last lines: the
+// whole pipeline with an identity stage or a one-field filter between deserialize and idTrack, and with
+// the parsing deserializer. For finding where a drain's server time goes (bench/run.ts measures the drain).
 import { rawJsonObject } from '../src/json/validate.js';
 import { deserialize } from '../src/stages/deserialize.js';
 import { filter } from '../src/stages/filter.js';
