@@ -64,4 +64,6 @@ export type {
   Stage,
   Logger,
   RequestLike,
+  RawJsonRecord,
+  IdParts,
 } from './types.js';
