@@ -2,7 +2,8 @@
 export { createKafkaSse, kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal, streamFormat } from './kafkaSse.js';
 export type { KafkaSseHandle, KafkaSseOptions, KafkaInstrumentationEvent, KafkaInstrumentationEventType, StreamSummary } from './kafkaSse.js';
 export { consume } from './stages/consume.js';
-export type { ConsumeOptions, RecordSource } from './stages/consume.js';
+export type { ConsumeOptions } from './stages/consume.js';
+export type { Source, RecordSource, StartPosition, FetchedPartition, FetchOptions } from './source/source.js';
 export { deserialize, jsonDeserializer } from './stages/deserialize.js';
 export type { Deserializer } from './stages/deserialize.js';
 export { filter } from './stages/filter.js';
@@ -23,7 +24,7 @@ export type { DefaultStagesOptions, StreamFramingOptions } from './pipeline.js';
 export { sink } from './stages/sink.js';
 export { webSink } from './stages/webSink.js';
 export { KafkaClient, sharedClient, closeSharedClient } from './kafka/client.js';
-export type { ClientTuning, FetchedPartition, FetchOptions } from './kafka/client.js';
+export type { ClientTuning } from './kafka/client.js';
 export { resolveStart } from './resolve.js';
 export type { ResolveOptions } from './resolve.js';
 export { parseAssignments, parseLastEventId, parseTimestamp, validateTopicName } from './position.js';

@@ -6,8 +6,8 @@ import {
   TopicNotAllowedError,
   TopicNotFoundError,
 } from './errors.js';
-import type { KafkaClient } from './kafka/client.js';
 import type { StartRequest } from './position.js';
+import type { Source } from './source/source.js';
 import type { Position } from './types.js';
 
 export interface ResolveOptions {
@@ -31,9 +31,9 @@ export function refuseTopics(topics: Iterable<string>, allowedTopics: string[] |
   }
 }
 
-/** Validates `request` against the cluster and returns one exact start position per partition. */
+/** Validates `request` against a source (the Kafka cluster) and returns one exact start position per partition. */
 export async function resolveStart(
-  client: Pick<KafkaClient, 'topicPartitions' | 'resolve'>,
+  client: Pick<Source, 'topicPartitions' | 'resolve'>,
   request: StartRequest,
   options: ResolveOptions = {},
 ): Promise<Position[]> {

@@ -1,35 +1,18 @@
-// The boundary with Kafka: topic metadata, start positions, and group-less fetches. Stages see only
-// `KafkaRecord`s and positions; nothing outside src/kafka/ imports kafkajs.
+// The kafkajs adapter of the `Source` port (src/source/source.ts): topic metadata, start positions, and
+// group-less fetches. Stages see only `KafkaRecord`s and positions; nothing outside src/kafka/ imports
+// kafkajs (but types).
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { ConsumeError, KafkaSseError, KafkaUnavailableError, TopicDeletedError, UnsupportedCompressionError } from '../errors.js';
 import { CodecUnavailableError } from './codecs.js';
 import { silentLogger } from '../logger.js';
-import type { KafkaRecord, Logger, Position } from '../types.js';
+import type { FetchedPartition, FetchOptions, Source, StartPosition } from '../source/source.js';
+import type { Logger, Position } from '../types.js';
+import { classify, isRetriable, type ErrorKind } from './errors.js';
 import { kafkajsLogCreator } from './logging.js';
-import {
-  createCluster,
-  isRetriable,
-  kafkaErrorType,
-  fetchRecords,
-  type RawBroker,
-  type RawCluster,
-} from './kafkajsInternals.js';
+import { createCluster, fetchRecords, kafkajsInternals, type KafkajsInternals, type RawBroker, type RawCluster } from './kafkajsInternals.js';
 import type { DecodedFetch, DecodedPartition } from './fetchDecoder.js';
 
-/** Records fetched from one partition for one stream, and where that stream reads next. */
-export interface FetchedPartition {
-  topic: string;
-  partition: number;
-  records: KafkaRecord[];
-  /** Next offset to read: after the last record, or moved forward when the old one left the log. */
-  nextOffset: number;
-}
-
-export interface FetchOptions {
-  /** false: answer at once, even if empty (catching up). true: long-poll until records arrive. */
-  wait: boolean;
-  signal: AbortSignal;
-}
+export type { FetchedPartition, FetchOptions } from '../source/source.js';
 
 export interface ClientTuning {
   /** How long a tail long-poll waits on the broker before it is renewed (ms). */
@@ -42,6 +25,7 @@ export interface ClientTuning {
 
 type Leaders = Map<number, number>;
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const offsetKey = (topic: string, partition: number, timestamp: string) => `${topic}\u0000${partition}\u0000${timestamp}`;
 const EARLIEST = '-2';
 const LATEST = '-1';
 
@@ -89,6 +73,7 @@ class TailPoller {
   fetches = 0;
 
   constructor(
+    private readonly internals: KafkajsInternals,
     private readonly broker: () => Promise<RawBroker>,
     private readonly maxWaitMs: number,
     private readonly partitionMaxBytes: number,
@@ -120,7 +105,7 @@ class TailPoller {
         try {
           this.fetches++;
           const broker = await this.broker();
-          response = await fetchRecords(broker, {
+          response = await fetchRecords(this.internals, broker, {
             maxWaitTime: this.maxWaitMs,
             minBytes: 1,
             maxBytes: Math.min(this.partitionMaxBytes * merged.size, 50 * 1024 * 1024),
@@ -155,10 +140,13 @@ class TailPoller {
 }
 
 /**
- * A group-less reader of a Kafka cluster. One instance can serve every stream of a process: it keeps
- * one connection per broker for quick requests and one for the merged tail long-polls.
+ * A group-less reader of a Kafka cluster through a kafkajs instance: the kafkajs adapter of `Source`.
+ * One instance can serve every stream of a process: it keeps one connection per broker for quick
+ * requests and one for the merged tail long-polls. Constructing it checks the kafkajs version of the
+ * instance (exactly 2.2.4) and throws if it is another.
  */
-export class KafkaClient {
+export class KafkaClient implements Source {
+  private readonly internals: KafkajsInternals;
   private readonly direct: RawCluster;
   private readonly tail: RawCluster;
   private connected?: Promise<void>;
@@ -176,6 +164,7 @@ export class KafkaClient {
   ) {
     this.direct = createCluster(kafka);
     this.tail = createCluster(kafka);
+    this.internals = kafkajsInternals(kafka);
     this.tuning = {
       pollMaxWaitMs: tuning.pollMaxWaitMs ?? 500,
       partitionMaxBytes: tuning.partitionMaxBytes ?? 512 * 1024,
@@ -245,8 +234,9 @@ export class KafkaClient {
             found.set(topic, meta.partitionMetadata.length);
             return;
           } catch (err) {
-            const type = kafkaErrorType(err);
-            if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'INVALID_TOPIC_EXCEPTION') return;
+            if (this.classify(err) === 'unknown-topic') return;
+            // Only what kafkajs itself calls retriable (a leader moving, say): Kafka being unreachable
+            // answers the request at once, so a client being set up hears it within its deadline.
             if (attempt >= 5 || !isRetriable(err)) throw asUnavailable(err);
             await delay(100 * 2 ** attempt);
           }
@@ -289,16 +279,31 @@ export class KafkaClient {
     return groups;
   }
 
+  /**
+   * ListOffsets for each (partition, timestamp) asked, keyed by `offsetKey`. A request names a partition
+   * once, so the same partition at several timestamps takes several rounds.
+   */
   private async listOffsets(items: Array<{ topic: string; partition: number; timestamp: string }>): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const [leader, group] of await this.groupByLeader(items)) {
-      const broker = await this.direct.findBroker({ nodeId: leader });
-      const { responses } = await broker.listOffsets({
-        topics: byTopic(group, ({ partition, timestamp }) => ({ partition, timestamp })),
-      });
-      for (const { topic, partitions } of responses) {
-        for (const { partition, offset } of partitions) out.set(key(topic, partition), Number(offset));
+    let pending = [...new Map(items.map((i) => [offsetKey(i.topic, i.partition, i.timestamp), i])).values()];
+    while (pending.length > 0) {
+      const round = new Map<string, (typeof items)[number]>();
+      const later: typeof items = [];
+      for (const item of pending) {
+        const k = key(item.topic, item.partition);
+        if (round.has(k)) later.push(item);
+        else round.set(k, item);
       }
+      for (const [leader, group] of await this.groupByLeader([...round.values()])) {
+        const broker = await this.direct.findBroker({ nodeId: leader });
+        const { responses } = await broker.listOffsets({
+          topics: byTopic(group, ({ partition, timestamp }) => ({ partition, timestamp })),
+        });
+        for (const { topic, partitions } of responses) {
+          for (const { partition, offset } of partitions) out.set(offsetKey(topic, partition, round.get(key(topic, partition))!.timestamp), Number(offset));
+        }
+      }
+      pending = later;
     }
     return out;
   }
@@ -307,9 +312,7 @@ export class KafkaClient {
    * Turns start requests into exact offsets: `offset` if it lies within the partition (else the latest
    * offset), else the first offset at or after `timestamp` (the end if there is none), else latest.
    */
-  async resolve(
-    requests: Array<{ topic: string; partition: number; offset?: number; timestamp?: number }>,
-  ): Promise<Position[]> {
+  async resolve(requests: StartPosition[]): Promise<Position[]> {
     return this.withRetry(async () => {
       const all = requests.map(({ topic, partition }) => ({ topic, partition }));
       const [low, high] = await Promise.all([
@@ -320,13 +323,13 @@ export class KafkaClient {
       const byTime = timed.length
         ? await this.listOffsets(timed.map((r) => ({ topic: r.topic, partition: r.partition, timestamp: String(r.timestamp) })))
         : new Map<string, number>();
-      return requests.map(({ topic, partition, offset }) => {
-        const k = key(topic, partition);
-        const latest = high.get(k) ?? 0;
-        const earliest = low.get(k) ?? 0;
+      return requests.map(({ topic, partition, offset, timestamp }) => {
+        const latest = high.get(offsetKey(topic, partition, LATEST)) ?? 0;
+        const earliest = low.get(offsetKey(topic, partition, EARLIEST)) ?? 0;
+        const atTime = timestamp === undefined ? undefined : byTime.get(offsetKey(topic, partition, String(timestamp)));
         let start = latest;
         if (offset !== undefined) start = offset >= earliest && offset <= latest ? offset : latest;
-        else if (byTime.has(k)) start = byTime.get(k)! >= 0 ? byTime.get(k)! : latest;
+        else if (atTime !== undefined) start = atTime >= 0 ? atTime : latest;
         return { topic, partition, offset: start };
       });
     }, new AbortController().signal);
@@ -345,7 +348,7 @@ export class KafkaClient {
           [...groups].map(async ([leader, group]) => {
             const broker = await this.direct.findBroker({ nodeId: leader });
             this.directFetches++;
-            const response = await fetchRecords(broker, {
+            const response = await fetchRecords(this.internals, broker, {
               maxWaitTime: 0,
               minBytes: 1,
               maxBytes: this.tuning.partitionMaxBytes * group.length,
@@ -358,7 +361,7 @@ export class KafkaClient {
       }
       return this.waitForRecords(groups, options.signal);
     }, options.signal, (err) => {
-      if (kafkaErrorType(err) !== 'OFFSET_OUT_OF_RANGE') return undefined;
+      if (this.classify(err) !== 'offset-out-of-range') return undefined;
       // The log moved past these positions (retention): go on from the latest, as librdkafka did.
       return this.resolve(positions).then((moved) =>
         moved
@@ -395,6 +398,7 @@ export class KafkaClient {
     let poller = this.pollers.get(nodeId);
     if (!poller) {
       poller = new TailPoller(
+        this.internals,
         async () => {
           await this.connect();
           return this.tail.findBroker({ nodeId });
@@ -414,19 +418,29 @@ export class KafkaClient {
   ): Promise<T> {
     const deadline = Date.now() + this.tuning.retryWindowMs;
     for (let attempt = 0; ; attempt++) {
+      // A closed client must not reconnect: its leaders are cached, so op() would reach a broker again.
+      if (this.closed) throw new KafkaUnavailableError('The Kafka client is closed');
       try {
         return await op();
       } catch (err) {
         if (signal.aborted || this.closed || err instanceof TopicDeletedError) throw err;
         const recovered = recover?.(err);
         if (recovered) return recovered;
-        if (!isTransient(err) || Date.now() > deadline) throw readFailure(err);
+        // An unknown topic is retried too: the retry asks for metadata again, and a topic that is gone
+        // for good ends the stream with TopicDeletedError (leaderOf).
+        const kind = this.classify(err);
+        if ((kind !== 'transient' && kind !== 'unknown-topic') || Date.now() > deadline) throw readFailure(err);
         // Leaders may have moved or the broker restarted: forget what we knew and ask again.
         this.leaders.clear();
         await delay(Math.min(100 * 2 ** attempt, 2000), signal);
         await Promise.allSettled([this.direct.refreshMetadata(), this.tail.refreshMetadata()]);
       }
     }
+  }
+
+  /** What a failure means here, judged against the error classes of this instance's kafkajs. */
+  private classify(err: unknown): ErrorKind {
+    return classify(err, this.internals.errors);
   }
 
   /** Closes every broker connection. Streams still reading end with an error. */
@@ -451,13 +465,6 @@ function byTopic<I extends { topic: string }, P>(items: I[], entry: (item: I) =>
 /** The `topics` of a fetch request reading each position, `maxBytes` per partition. */
 function fetchTopics(positions: Position[], maxBytes: number) {
   return byTopic(positions, (p) => ({ partition: p.partition, fetchOffset: String(p.offset), maxBytes }));
-}
-
-/** Failures that may pass: a broker down or restarting, a leader moving, a request timing out. */
-function isTransient(err: unknown): boolean {
-  if (err instanceof KafkaUnavailableError || isRetriable(err)) return true;
-  const name = String((err as Error | null)?.name ?? '');
-  return /KafkaJSConnection|KafkaJSRequestTimeout|KafkaJSBrokerNotFound|KafkaJSNumberOfRetriesExceeded|KafkaJSLockTimeout/.test(name);
 }
 
 /**

@@ -7,11 +7,11 @@
 // It also drops what a read_committed consumer must not see: control batches (transaction markers) and
 // the records of aborted transactions, using the aborted-transaction list the broker sends with each
 // partition (the Java consumer's rule; kafkajs delivered aborted records).
-import { createRequire } from 'node:module';
+//
+// Nothing here imports kafkajs: the legacy message-set decoder comes in as an argument, from the kafkajs
+// copy kafkajsInternals.ts loaded and checked.
 import type { KafkaRecord } from '../types.js';
 import { decompress } from './codecs.js';
-
-const require = createRequire(import.meta.url);
 
 /** One partition of a fetch response. */
 export interface DecodedPartition {
@@ -38,7 +38,8 @@ export interface DecodedFetch {
   responses: Array<{ topicName: string; partitions: DecodedPartition[] }>;
 }
 
-interface LegacyMessage {
+/** A record of the pre-0.11 message formats, as kafkajs's legacy decoder gives it. */
+export interface LegacyMessage {
   offset: string;
   timestamp: string;
   key: Buffer | null;
@@ -46,15 +47,12 @@ interface LegacyMessage {
   headers?: KafkaRecord['headers'];
 }
 
-// kafkajs 2.2.4's decoder for the pre-0.11 message formats, which Kafka 4 no longer writes.
-const KafkajsDecoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
-const decodeLegacyMessageSet = require('kafkajs/src/protocol/messageSet/decoder') as (
-  decoder: unknown,
-  size: number,
-) => Promise<LegacyMessage[]>;
+/** Decodes a pre-0.11 message set (kafkajs 2.2.4's decoder, which Kafka 4 no longer needs). */
+export type LegacyMessageSetDecoder = (messageSet: Buffer) => Promise<LegacyMessage[]>;
 
 const TWO_32 = 4294967296;
 const BATCH_HEADER = 61; // baseOffset … recordCount
+const MAGIC_END = 17; // baseOffset, length, partitionLeaderEpoch, magic
 const TIMESTAMP_TYPE_LOG_APPEND = 0x08;
 const TRANSACTIONAL = 0x10;
 const CONTROL = 0x20;
@@ -182,6 +180,7 @@ async function decodeRecordSet(
   start: number,
   end: number,
   aborted: Array<{ producerId: number; firstOffset: number }>,
+  decodeLegacy: LegacyMessageSetDecoder | undefined,
 ): Promise<{ records: KafkaRecord[]; nextOffset: number }> {
   const records: KafkaRecord[] = [];
   let nextOffset = -1;
@@ -190,13 +189,15 @@ async function decodeRecordSet(
   let abortedFrom = 0;
   const abortedProducers = new Set<number>();
   let p = start;
-  while (p + BATCH_HEADER <= end) {
+  // Enough for a batch's offset, length and magic: a pre-0.11 message set can be shorter than a v2 header.
+  while (p + MAGIC_END <= end) {
     const batchEnd = p + 12 + buf.readInt32BE(p + 8);
     if (batchEnd > end) break; // the last batch may be cut off by the size limits of the fetch
     const magic = buf.readInt8(p + 16);
     if (magic !== 2) {
       // A pre-0.11 message set (only before any current batch): kafkajs's decoder reads it all.
-      const legacy = await decodeLegacyMessageSet(new KafkajsDecoder(buf.subarray(p, end)), end - p);
+      if (!decodeLegacy) throw new Error(`a pre-0.11 message set (magic ${magic}) at byte ${p}, and no legacy decoder was given`);
+      const legacy = await decodeLegacy(buf.subarray(p, end));
       for (const m of legacy) {
         const offset = Number(m.offset);
         records.push({ topic, partition, offset, timestamp: Number(m.timestamp), key: m.key, value: m.value, headers: m.headers ?? {} });
@@ -239,8 +240,11 @@ async function decodeRecordSet(
   return { records, nextOffset };
 }
 
-/** Decodes a Fetch v11 response body (what follows the correlation id). */
-export async function decodeFetchV11(buf: Buffer): Promise<DecodedFetch> {
+/**
+ * Decodes a Fetch v11 response body (what follows the correlation id). Message sets older than Kafka
+ * 0.11 go to `decodeLegacy` (kafkajs's decoder, given by kafkajsInternals.ts).
+ */
+export async function decodeFetchV11(buf: Buffer, decodeLegacy?: LegacyMessageSetDecoder): Promise<DecodedFetch> {
   const clientSideThrottleTime = buf.readInt32BE(0);
   // error_code (int16) and session_id (int32) are not used.
   let p = 10;
@@ -270,7 +274,7 @@ export async function decodeFetchV11(buf: Buffer): Promise<DecodedFetch> {
       let set: { records: KafkaRecord[]; nextOffset: number } = { records: [], nextOffset: -1 };
       let error: unknown;
       try {
-        if (size > 0) set = await decodeRecordSet(topicName, partition, buf, p, p + size, aborted);
+        if (size > 0) set = await decodeRecordSet(topicName, partition, buf, p, p + size, aborted, decodeLegacy);
       } catch (err) {
         // One undecodable batch (say, an unavailable codec) fails its partition, not the whole response.
         error = err;

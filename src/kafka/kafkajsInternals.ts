@@ -2,10 +2,15 @@
 // group costs every connection a rebalance delay and the broker a group per client; its protocol layer
 // (Cluster, Broker) can fetch assigned partitions with no group at all. That layer is not public, so
 // the kafkajs version is pinned exactly and `assertSupportedKafkajs` fails loudly if the pin moves.
+// Nothing of kafkajs is loaded here at import time: its private modules are required on first use, from
+// the kafkajs copy that made the user's instance, after that copy's version is checked.
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { KafkaRecord } from '../types.js';
-import { decodeFetchV11, type DecodedFetch } from './fetchDecoder.js';
+import { errorClassesOf, type KafkajsErrorClasses } from './errors.js';
+import { decodeFetchV11, type DecodedFetch, type LegacyMessage, type LegacyMessageSetDecoder } from './fetchDecoder.js';
 
 const require = createRequire(import.meta.url);
 
@@ -82,20 +87,139 @@ export interface ClusterOptions {
   metadataMaxAge: number;
 }
 
-interface KafkajsPackage {
+/** The private parts of one kafkajs copy that this module uses, loaded once per copy after its version check. */
+export interface KafkajsInternals {
+  /** The kafkajs package folder. */
+  root: string;
   version: string;
+  errors: KafkajsErrorClasses;
+  sendRequest: SendRequest;
+  fetchRequests: unknown;
+  fetchApiKey: number;
+  /** kafkajs's check of per-partition error codes (OFFSET_OUT_OF_RANGE and the rest become its errors). */
+  parseFetchErrors(data: unknown): Promise<unknown>;
+  /** kafkajs's decoder for the pre-0.11 message formats, which Kafka 4 no longer writes. */
+  decodeLegacyMessageSet: LegacyMessageSetDecoder;
 }
 
-/** Throws unless the installed kafkajs is the pinned version and still has the private hook we use. */
-export function assertSupportedKafkajs(kafka?: Kafka): void {
-  const { version } = require('kafkajs/package.json') as KafkajsPackage;
+interface CachedModule {
+  filename: string;
+  exports: unknown;
+}
+
+/**
+ * The kafkajs copy whose `Kafka` class made `kafka` (the library's own copy when none is given): its
+ * package folder and its exports. Found in require's cache, where every CommonJS module lives, kafkajs
+ * included when it was imported from ESM. A user's kafkajs may not be ours: a different version, or the
+ * same one installed twice; its internals are what its instances use.
+ */
+function kafkajsModuleOf(kafka: Kafka | undefined): { root: string; exports: Record<string, unknown> } {
+  if (!kafka) {
+    const filename = require.resolve('kafkajs');
+    return { root: packageRoot(filename), exports: require('kafkajs') as Record<string, unknown> };
+  }
+  const cache = Object.values(require.cache) as Array<CachedModule | undefined>;
+  for (let proto: object | null = Object.getPrototypeOf(kafka) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    const ctor = (proto as { constructor?: unknown }).constructor;
+    if (typeof ctor !== 'function') continue;
+    const module = cache.find((m) => (m?.exports as { Kafka?: unknown } | null | undefined)?.Kafka === ctor);
+    if (module) return { root: packageRoot(module.filename), exports: module.exports as Record<string, unknown> };
+  }
+  throw new Error(
+    `kafka-sse reads Kafka through kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer, but the Kafka instance it was given ` +
+      "was not made by a kafkajs package loaded through Node's module loader (a bundled or mocked kafkajs?), so its version cannot be checked.",
+  );
+}
+
+/** The folder of the kafkajs package holding `filename`. */
+function packageRoot(filename: string): string {
+  for (let dir = dirname(filename); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'kafkajs') return dir;
+      } catch {
+        // not a package we can read: keep looking upwards
+      }
+    }
+    if (dirname(dir) === dir) throw new Error(`kafka-sse could not find the kafkajs package holding ${filename}`);
+  }
+}
+
+const loadedInternals = new Map<string, KafkajsInternals>();
+
+/**
+ * The internals of the kafkajs copy that made `kafka`, loaded on first use after checking that copy's
+ * version. Throws the pin message when the version is not the pinned one, or when a private module or
+ * hook it needs is missing (a moved file), never MODULE_NOT_FOUND.
+ */
+export function kafkajsInternals(kafka?: Kafka): KafkajsInternals {
+  const { root, exports } = kafkajsModuleOf(kafka);
+  const cached = loadedInternals.get(root);
+  if (cached) return cached;
+  let version: unknown;
+  try {
+    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version;
+  } catch {
+    version = undefined;
+  }
   if (version !== PINNED_KAFKAJS_VERSION) {
     throw new Error(
-      `kafka-sse reads Kafka through kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer, but kafkajs ${version} is installed. ` +
-        'Install the pinned version, or re-check src/kafka/kafkajsInternals.ts against the new one.',
+      `kafka-sse reads Kafka through kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer, but the kafkajs that made this Kafka instance ` +
+        `(${root}) is version ${String(version)}. Install kafkajs ${PINNED_KAFKAJS_VERSION}, or re-check src/kafka/kafkajsInternals.ts against the new one.`,
     );
   }
-  brokerSendRequest();
+  const missing = (what: string, cause?: unknown) =>
+    new Error(
+      `kafka-sse reads Kafka through kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer, but the kafkajs at ${root} ` +
+        `(version ${version}) has no ${what}: reinstall kafkajs ${PINNED_KAFKAJS_VERSION}, or re-check src/kafka/kafkajsInternals.ts.`,
+      cause === undefined ? undefined : { cause },
+    );
+  const requireFromKafkajs = createRequire(join(root, 'package.json'));
+  const load = <T>(path: string): T => {
+    try {
+      return requireFromKafkajs(`./${path}`) as T;
+    } catch (cause) {
+      throw missing(path, cause);
+    }
+  };
+  const errors = errorClassesOf(exports);
+  if (typeof errors === 'string') throw missing(`export ${errors}`);
+  const fetchRequests = load<{ requests?: { Fetch?: unknown } }>('src/protocol/requests').requests?.Fetch;
+  const fetchApiKey = load<{ Fetch?: unknown }>('src/protocol/requests/apiKeys').Fetch;
+  const parseFetchErrors = load<{ parse?: unknown }>('src/protocol/requests/fetch/v1/response').parse;
+  const Decoder = load<unknown>('src/protocol/decoder');
+  const decodeMessageSet = load<unknown>('src/protocol/messageSet/decoder');
+  const brokerProto = load<{ prototype?: Record<symbol, unknown> }>('src/broker').prototype ?? {};
+  const symbol = Object.getOwnPropertySymbols(brokerProto).find((s) => s.description === 'private:Broker:sendRequest');
+  const sendRequest = symbol ? brokerProto[symbol] : undefined;
+  if (fetchRequests === undefined) throw missing('Fetch request definitions in src/protocol/requests');
+  if (typeof fetchApiKey !== 'number') throw missing('Fetch api key in src/protocol/requests/apiKeys');
+  if (typeof parseFetchErrors !== 'function') throw missing('parse() in src/protocol/requests/fetch/v1/response');
+  if (typeof Decoder !== 'function' || typeof decodeMessageSet !== 'function') throw missing('message-set decoder in src/protocol');
+  if (typeof sendRequest !== 'function') throw missing('Broker#sendRequest, which fetches are sent through');
+  const LegacyDecoder = Decoder as new (buffer: Buffer) => unknown;
+  const decodeLegacy = decodeMessageSet as (decoder: unknown, size: number) => Promise<LegacyMessage[]>;
+  const internals: KafkajsInternals = {
+    root,
+    version: PINNED_KAFKAJS_VERSION,
+    errors,
+    sendRequest: sendRequest as SendRequest,
+    fetchRequests,
+    fetchApiKey,
+    parseFetchErrors: parseFetchErrors as (data: unknown) => Promise<unknown>,
+    decodeLegacyMessageSet: (records) => decodeLegacy(new LegacyDecoder(records), records.length),
+  };
+  loadedInternals.set(root, internals);
+  return internals;
+}
+
+/**
+ * Throws the pin message unless the kafkajs that made `kafka` (without one: the library's own kafkajs)
+ * is the pinned version and still has every private module and hook used here.
+ */
+export function assertSupportedKafkajs(kafka?: Kafka): void {
+  kafkajsInternals(kafka);
   if (kafka && !createClusterHook(kafka)) {
     throw new Error('kafkajs no longer exposes its cluster factory; see src/kafka/kafkajsInternals.ts');
   }
@@ -160,17 +284,6 @@ function patchConnections(cluster: RawCluster): void {
   };
 }
 
-/** The kafkajs error type name (`OFFSET_OUT_OF_RANGE`, …) of a thrown error, if it has one. */
-export function kafkaErrorType(err: unknown): string | undefined {
-  const type = (err as { type?: unknown } | null)?.type;
-  return typeof type === 'string' ? type : undefined;
-}
-
-/** kafkajs's own verdict on whether retrying may help. */
-export function isRetriable(err: unknown): boolean {
-  return (err as { retriable?: unknown } | null)?.retriable === true;
-}
-
 interface ProtocolRequest {
   request: { apiVersion: number };
   response: { decode(payload: Buffer): Promise<unknown>; parse(data: unknown): Promise<unknown> };
@@ -178,37 +291,22 @@ interface ProtocolRequest {
 type SendRequest = (this: RawBroker, request: ProtocolRequest) => Promise<unknown>;
 type LookupRequest = (apiKey: number, definition: unknown) => (options: Record<string, unknown>) => ProtocolRequest;
 
-const fetchRequests = (require('kafkajs/src/protocol/requests') as { requests: { Fetch: unknown } }).requests.Fetch;
-const FETCH_API_KEY = (require('kafkajs/src/protocol/requests/apiKeys') as { Fetch: number }).Fetch;
-// kafkajs's check of per-partition error codes (OFFSET_OUT_OF_RANGE and the rest become its errors).
-const parseFetchErrors = (require('kafkajs/src/protocol/requests/fetch/v1/response') as { parse(data: unknown): Promise<unknown> }).parse;
 const READ_COMMITTED = 1;
-
-let sendRequest: SendRequest | undefined;
-
-/** kafkajs's private `Broker#[sendRequest]`, which fetches are sent through (looked up once). */
-function brokerSendRequest(): SendRequest {
-  if (sendRequest) return sendRequest;
-  const proto = (require('kafkajs/src/broker') as { prototype: Record<symbol, unknown> }).prototype;
-  const symbol = Object.getOwnPropertySymbols(proto).find((s) => s.description === 'private:Broker:sendRequest');
-  const send = symbol ? proto[symbol] : undefined;
-  if (typeof send !== 'function') {
-    throw new Error('kafkajs no longer has Broker#sendRequest, which fetches are sent through; see src/kafka/kafkajsInternals.ts');
-  }
-  return (sendRequest = send as SendRequest);
-}
 
 /**
  * A read_committed fetch whose answer is decoded by `decodeFetchV11` (records with number offsets, no
  * control or aborted records) when the broker speaks Fetch v11, as every broker since Kafka 2.3 does; by
  * kafkajs's decoder otherwise, converted to the same shape. Errors are kafkajs's either way.
  */
-export async function fetchRecords(broker: RawBroker, request: FetchRequest): Promise<DecodedFetch> {
+export async function fetchRecords(internals: KafkajsInternals, broker: RawBroker, request: FetchRequest): Promise<DecodedFetch> {
   const lookup = (broker as unknown as { lookupRequest: LookupRequest }).lookupRequest;
-  const protocolRequest = lookup(FETCH_API_KEY, fetchRequests)({ ...request, isolationLevel: READ_COMMITTED });
+  const protocolRequest = lookup(internals.fetchApiKey, internals.fetchRequests)({ ...request, isolationLevel: READ_COMMITTED });
   if (protocolRequest.request.apiVersion === 11) {
-    protocolRequest.response = { decode: decodeFetchV11 as (payload: Buffer) => Promise<unknown>, parse: partitionErrors };
-    return (await brokerSendRequest().call(broker, protocolRequest)) as DecodedFetch;
+    protocolRequest.response = {
+      decode: (payload: Buffer) => decodeFetchV11(payload, internals.decodeLegacyMessageSet),
+      parse: (data: unknown) => partitionErrors(internals, data),
+    };
+    return (await internals.sendRequest.call(broker, protocolRequest)) as DecodedFetch;
   }
   return fromKafkajs(await broker.fetch(request));
 }
@@ -218,13 +316,13 @@ export async function fetchRecords(broker: RawBroker, request: FetchRequest): Pr
  * keeps it (as kafkajs's error, with its `type` and `retriable`) instead of failing the whole response,
  * so streams reading other partitions of the same fetch go on.
  */
-async function partitionErrors(data: unknown): Promise<DecodedFetch> {
+async function partitionErrors(internals: KafkajsInternals, data: unknown): Promise<DecodedFetch> {
   const fetch = data as DecodedFetch;
   for (const { topicName, partitions } of fetch.responses) {
     for (const part of partitions) {
       if (part.errorCode === 0 || part.error !== undefined) continue;
       try {
-        await parseFetchErrors({ ...fetch, responses: [{ topicName, partitions: [part] }] });
+        await internals.parseFetchErrors({ ...fetch, responses: [{ topicName, partitions: [part] }] });
       } catch (err) {
         part.error = err;
       }

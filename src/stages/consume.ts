@@ -1,12 +1,8 @@
+import type { FetchedPartition, RecordSource } from '../source/source.js';
 import type { KafkaRecord, PartitionProgress, Position, RecordBatch } from '../types.js';
 
-/** What `consume` reads from: the Kafka client, or an in-memory source in tests (see `kafka-sse/testing`). */
-export interface RecordSource {
-  fetch(
-    positions: Position[],
-    options: { wait: boolean; signal: AbortSignal },
-  ): Promise<Array<{ topic: string; partition: number; records: KafkaRecord[]; nextOffset: number }>>;
-}
+/** What `consume` reads from: any `Source` (the Kafka client, `MemorySource`), of which it calls `fetch` only. */
+export type { RecordSource } from '../source/source.js';
 
 export interface ConsumeOptions {
   /** Aborting ends the stream: the pending fetch is abandoned and the iterator returns. */
@@ -21,7 +17,7 @@ export interface ConsumeOptions {
   readAhead?: boolean;
 }
 
-type Fetched = Awaited<ReturnType<RecordSource['fetch']>>;
+type Fetched = FetchedPartition[];
 
 /**
  * The source stage: reads the assigned partitions from `start` onwards, one batch per fetch, and pulls

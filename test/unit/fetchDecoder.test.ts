@@ -294,3 +294,28 @@ describe('decodeFetchV11 with compressed batches', () => {
     assert.equal(error.codec, '5');
   });
 });
+
+describe('decodeFetchV11 with a pre-0.11 message set', () => {
+  const MessageSet = require('kafkajs/src/protocol/messageSet') as (options: Record<string, unknown>) => KafkajsEncoder;
+  /** A magic-1 message set of `values` from offset 10 (kafkajs's encoder writes -1 offsets; ours are set). */
+  function messageSet(values: string[]): Buffer {
+    const buf = Buffer.from(MessageSet({ messageVersion: 1, compression: 0, entries: values.map((value, i) => ({ key: null, value, timestamp: 2000 + i })) }).buffer);
+    for (let p = 0, i = 0; p < buf.length; p += 12 + buf.readInt32BE(p + 8), i++) buf.writeBigInt64BE(BigInt(10 + i), p);
+    return buf;
+  }
+
+  it("reads it with kafkajs's legacy decoder, loaded from the checked kafkajs", async () => {
+    const { kafkajsInternals } = await import('../../src/kafka/kafkajsInternals.js');
+    const buf = response('t', [{ partition: 0, records: messageSet(['a', 'b']) }]);
+    const part = (await decodeFetchV11(buf, kafkajsInternals().decodeLegacyMessageSet)).responses[0]!.partitions[0]!;
+    assert.equal(part.error, undefined);
+    assert.deepEqual(part.records.map((r) => [r.offset, r.timestamp, r.value?.toString()]), [[10, 2000, 'a'], [11, 2001, 'b']]);
+    assert.equal(part.nextOffset, 12);
+  });
+
+  it('fails only that partition, saying why, when no legacy decoder is given', async () => {
+    const buf = response('t', [{ partition: 0, records: messageSet(['a']) }]);
+    const part = (await decodeFetchV11(buf)).responses[0]!.partitions[0]!;
+    assert.match(String(part.error), /pre-0\.11 message set \(magic 1\).*no legacy decoder/);
+  });
+});

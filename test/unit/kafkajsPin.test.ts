@@ -1,61 +1,103 @@
-// The Kafka client reaches below kafkajs's public API, so the kafkajs version is pinned exactly and
-// `assertSupportedKafkajs` must refuse any other version. No broker is needed: nothing here connects.
+// The Kafka client reaches below kafkajs's public API, so the kafkajs version is pinned exactly, and the
+// version checked is that of the kafkajs that made the instance a user passes, not the library's own.
+// Another version, or a kafkajs missing a private file, must give the pin message, never MODULE_NOT_FOUND.
+// Copies of the installed kafkajs in a temporary folder play the user's kafkajs. Nothing here connects.
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, it } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
-import { PINNED_KAFKAJS_VERSION, assertSupportedKafkajs, isRetriable, kafkaErrorType } from '../../src/kafka/kafkajsInternals.js';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { KafkaClient } from '../../src/kafka/client.js';
+import { PINNED_KAFKAJS_VERSION, assertSupportedKafkajs, kafkajsInternals } from '../../src/kafka/kafkajsInternals.js';
 
 const require = createRequire(import.meta.url);
-/** The installed kafkajs's package.json, as cached by require — the very object the helper reads. */
-const kafkajsPackage = require('kafkajs/package.json') as { version: string };
-const offlineKafka = () => new Kafka({ clientId: 'pin-test', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING });
+const installed = dirname(require.resolve('kafkajs/package.json'));
+const config: KafkaConfig = { clientId: 'pin-test', brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING };
+const offlineKafka = () => new Kafka(config);
 
-/** Runs `fn` while require('kafkajs/package.json') reports `version`. */
-function withInstalledVersion(version: string, fn: () => void): void {
-  const real = kafkajsPackage.version;
-  kafkajsPackage.version = version;
-  try {
-    fn();
-  } finally {
-    kafkajsPackage.version = real;
-  }
+const scratch = mkdtempSync(join(tmpdir(), 'kafkajs-pin-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/**
+ * A copy of the installed kafkajs under `<scratch>/<name>/node_modules/kafkajs`, changed by `change`, and a
+ * Kafka instance made by its own `Kafka` class (as a user's copy would make it).
+ */
+function kafkaFromCopy(name: string, change: (root: string) => void): Kafka {
+  const root = join(scratch, name, 'node_modules', 'kafkajs');
+  cpSync(installed, root, { recursive: true });
+  change(root);
+  const { Kafka: CopiedKafka } = createRequire(join(scratch, name, 'index.js'))('kafkajs') as { Kafka: typeof Kafka };
+  assert.notEqual(CopiedKafka, Kafka, 'the copy is a kafkajs of its own');
+  return new CopiedKafka(config);
+}
+
+function setVersion(root: string, version: string): void {
+  const manifest = join(root, 'package.json');
+  writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(manifest, 'utf8')), version }));
+}
+
+/** The pin message: names the pinned version and the protocol layer, and is no module-loader error. */
+function isPinMessage(...mentions: string[]) {
+  return (err: Error & { code?: unknown }) =>
+    err.code !== 'MODULE_NOT_FOUND' &&
+    err.message.includes(`kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer`) &&
+    mentions.every((m) => err.message.includes(m));
 }
 
 describe('kafkajs pin', () => {
   it('pins the kafkajs version that is installed', () => {
-    assert.equal(kafkajsPackage.version, PINNED_KAFKAJS_VERSION);
+    const { version } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(version, PINNED_KAFKAJS_VERSION);
   });
 
-  it('pins exactly that version in package.json (no range)', () => {
-    const ours = require('../../package.json') as { dependencies: Record<string, string> };
-    assert.equal(ours.dependencies.kafkajs, PINNED_KAFKAJS_VERSION);
+  it('names exactly that version wherever package.json names kafkajs (no range)', () => {
+    const ours = require('../../package.json') as Record<string, Record<string, string> | undefined>;
+    const named = ['dependencies', 'peerDependencies', 'devDependencies'].flatMap((field) => ours[field]?.kafkajs ?? []);
+    assert.ok(named.length > 0, 'package.json names kafkajs');
+    for (const version of named) assert.equal(version, PINNED_KAFKAJS_VERSION);
   });
 
-  it('passes with the installed kafkajs', () => {
+  it('passes with the installed kafkajs, with and without an instance', () => {
     assert.doesNotThrow(() => assertSupportedKafkajs());
-  });
-
-  it('passes for a kafkajs instance that still exposes its cluster factory', () => {
     assert.doesNotThrow(() => assertSupportedKafkajs(offlineKafka()));
   });
 
-  it('throws, naming both versions, when another kafkajs version is installed', () => {
-    for (const other of ['2.2.5', '2.3.0', '3.0.0', '2.2.3', '2.2.4-beta.1']) {
-      withInstalledVersion(other, () => {
-        assert.throws(
-          () => assertSupportedKafkajs(),
-          (err: Error) => err.message.includes(PINNED_KAFKAJS_VERSION) && err.message.includes(other),
-        );
-      });
-    }
-    assert.doesNotThrow(() => assertSupportedKafkajs(), 'the real version is back');
+  it('loads the internals of the kafkajs that made the instance', () => {
+    assert.equal(kafkajsInternals(offlineKafka()).root, installed);
+    const copy = kafkaFromCopy('same-version', () => {});
+    const internals = kafkajsInternals(copy);
+    assert.equal(internals.root, join(scratch, 'same-version', 'node_modules', 'kafkajs'));
+    assert.notEqual(internals.sendRequest, kafkajsInternals().sendRequest, "the copy's own Broker#sendRequest, which its brokers use");
+    assert.doesNotThrow(() => new KafkaClient(copy), 'a second copy of the pinned version is fine');
   });
 
-  it('checks the version before touching a kafkajs instance', () => {
-    withInstalledVersion('9.9.9', () => {
-      assert.throws(() => assertSupportedKafkajs(offlineKafka()), /9\.9\.9/);
+  it("refuses an instance made by another kafkajs version, naming both, though the library's own copy is the pinned one", () => {
+    for (const other of ['2.2.5', '2.3.0', '2.2.4-beta.1']) {
+      const kafka = kafkaFromCopy(`version-${other}`, (root) => setVersion(root, other));
+      assert.throws(() => new KafkaClient(kafka), isPinMessage(other));
+      assert.throws(() => assertSupportedKafkajs(kafka), isPinMessage(other));
+    }
+    assert.doesNotThrow(() => new KafkaClient(offlineKafka()), "the library's own kafkajs still passes");
+  });
+
+  it('gives the pin message, not MODULE_NOT_FOUND, when a private file it needs has moved', () => {
+    // Private files kafkajs's public API loads without (removing the others would break kafkajs itself).
+    for (const file of ['src/protocol/messageSet/decoder.js', 'src/protocol/requests/fetch/v1/response.js']) {
+      const name = `moved-${file.replaceAll('/', '_')}`;
+      const kafka = kafkaFromCopy(name, (root) => rmSync(join(root, file)));
+      // The module named may be one that requires the moved file.
+      assert.throws(() => new KafkaClient(kafka), isPinMessage('(version 2.2.4) has no src/'), file);
+    }
+  });
+
+  it('gives the pin message when a private hook is gone from a file still in place', () => {
+    const kafka = kafkaFromCopy('no-send-request', (root) => {
+      const broker = join(root, 'src/broker/index.js');
+      writeFileSync(broker, readFileSync(broker, 'utf8').replaceAll("Symbol('private:Broker:sendRequest')", "Symbol('renamed')"));
     });
+    assert.throws(() => new KafkaClient(kafka), isPinMessage('Broker#sendRequest'));
   });
 
   it('throws when a kafkajs instance lacks the private cluster factory', () => {
@@ -63,10 +105,7 @@ describe('kafkajs pin', () => {
     assert.throws(() => assertSupportedKafkajs(stripped), /cluster factory/);
   });
 
-  it('reads kafkajs error types and retriability defensively', () => {
-    assert.equal(kafkaErrorType({ type: 'OFFSET_OUT_OF_RANGE' }), 'OFFSET_OUT_OF_RANGE');
-    for (const value of [undefined, null, 'x', {}, { type: 3 }]) assert.equal(kafkaErrorType(value), undefined);
-    assert.equal(isRetriable({ retriable: true }), true);
-    for (const value of [undefined, null, {}, { retriable: 'yes' }, { retriable: false }]) assert.equal(isRetriable(value), false);
+  it('refuses an object no loaded kafkajs made, with a message saying so', () => {
+    assert.throws(() => new KafkaClient({} as Kafka), isPinMessage('version cannot be checked'));
   });
 });
