@@ -118,18 +118,27 @@ function kafkajsModuleOf(kafka: Kafka | undefined): { root: string; exports: Rec
     const filename = require.resolve('kafkajs');
     return { root: packageRoot(filename), exports: require('kafkajs') as Record<string, unknown> };
   }
+  const known = modulesByConstructor.get((kafka as { constructor?: object }).constructor ?? {});
+  if (known) return known;
   const cache = Object.values(require.cache) as Array<CachedModule | undefined>;
   for (let proto: object | null = Object.getPrototypeOf(kafka) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     const ctor = (proto as { constructor?: unknown }).constructor;
     if (typeof ctor !== 'function') continue;
     const module = cache.find((m) => (m?.exports as { Kafka?: unknown } | null | undefined)?.Kafka === ctor);
-    if (module) return { root: packageRoot(module.filename), exports: module.exports as Record<string, unknown> };
+    if (module) {
+      const found = { root: packageRoot(module.filename), exports: module.exports as Record<string, unknown> };
+      // Keyed by the instance's own class (a subclass of kafkajs's, maybe): a client per connection asks again.
+      modulesByConstructor.set((kafka as { constructor: object }).constructor, found);
+      return found;
+    }
   }
   throw new Error(
     `kafka-sse reads Kafka through kafkajs ${PINNED_KAFKAJS_VERSION}'s protocol layer, but the Kafka instance it was given ` +
       "was not made by a kafkajs package loaded through Node's module loader (a bundled or mocked kafkajs?), so its version cannot be checked.",
   );
 }
+
+const modulesByConstructor = new WeakMap<object, { root: string; exports: Record<string, unknown> }>();
 
 /** The folder of the kafkajs package holding `filename`. */
 function packageRoot(filename: string): string {
