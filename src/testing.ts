@@ -1,6 +1,6 @@
 // Test helpers for users' own stages: records without Kafka, an in-memory `Source` that behaves like the
 // Kafka client (held to the same contract test), batches from arrays, and a `collect` that ends.
-// Exported as `kafka-sse/testing`; not for production use.
+// Exported as `kafka-eventsource/testing`; not for production use.
 import type { FetchedPartition, FetchOptions, Source, StartPosition } from './source/source.js';
 import type { KafkaRecord, PartitionProgress, Position, RecordBatch } from './types.js';
 

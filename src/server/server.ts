@@ -23,7 +23,7 @@ import {
   isTransientRefusal,
   toClientError,
   type KafkaSseOptions,
-} from '../index.js'; // a user's server would import from 'kafka-sse'
+} from '../index.js'; // a user's server would import from 'kafka-eventsource'
 import { jwtAuthorizer, readableTopics } from './auth.js';
 import type { ServeConfig } from './config.js';
 import {

@@ -1,6 +1,6 @@
 // The port between kafka-sse and wherever records come from. The stages, `resolveStart` and `kafkaSse`
 // talk to a `Source`; the kafkajs adapter (`KafkaClient`, src/kafka/) and `MemorySource`
-// (`kafka-sse/testing`) implement it, and one contract test (test/contract/source.contract.ts) holds
+// (`kafka-eventsource/testing`) implement it, and one contract test (test/contract/source.contract.ts) holds
 // both to the same behaviour.
 import type { KafkaRecord, Position } from '../types.js';
 

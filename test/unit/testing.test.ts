@@ -1,4 +1,4 @@
-// kafka-sse/testing: the record builder, MemorySource beyond the Source contract, fromBatches' progress
+// kafka-eventsource/testing: the record builder, MemorySource beyond the Source contract, fromBatches' progress
 // and a collect that ends.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
