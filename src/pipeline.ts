@@ -46,7 +46,11 @@ export function defaultStages(options: DefaultStagesOptions): Stage<RecordBatch<
   const raw = options.deserializer === undefined;
   const counters = options.counters ?? { events: 0, bytes: 0 };
   return (source) => {
-    const deserialized = deserialize(options.deserializer, options.logger, { rawJson: raw })(source);
+    const deserialized = deserialize({
+      rawJson: raw,
+      ...(options.deserializer ? { deserializer: options.deserializer } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    })(source);
     const filtered = options.filterer ? filter(options.filterer)(deserialized) : deserialized;
     const counted = countEvents(counters)(options.transform ? options.transform(filtered) : filtered);
     if (options.format === 'ndjson') return ndjsonEncode()(counted);

@@ -22,6 +22,10 @@ export const jsonDeserializer: Deserializer = (record) => {
 };
 
 export interface DeserializeOptions {
+  /** Sets `record.message` (default: `jsonDeserializer`). */
+  deserializer?: Deserializer;
+  /** Where skipped records are reported (default: silent). */
+  logger?: Logger;
   /**
    * With the default deserializer only: let values that are plain JSON objects through unparsed (see
    * `rawJsonObject`), as `RawJsonRecord`s (src/types.ts): `message` is parsed when first read, and until
@@ -33,8 +37,19 @@ export interface DeserializeOptions {
 /**
  * Turns Kafka records into messages. A record the deserializer rejects is skipped with a warning and
  * the stream goes on; its offset still counts as read (the batch keeps its progress).
+ * `deserialize({ deserializer, logger, rawJson })`, like every stage factory; the seed-era positional
+ * form `deserialize(deserializer, logger, { rawJson })` still works.
  */
-export function deserialize(deserializer: Deserializer = jsonDeserializer, logger: Logger = silentLogger, options: DeserializeOptions = {}) {
+export function deserialize(options?: DeserializeOptions): (source: AsyncIterable<RecordBatch<KafkaRecord>>) => AsyncGenerator<RecordBatch<DeserializedRecord>>;
+/** @deprecated Pass one options object: `deserialize({ deserializer, logger, rawJson })`. */
+export function deserialize(deserializer?: Deserializer, logger?: Logger, options?: DeserializeOptions): (source: AsyncIterable<RecordBatch<KafkaRecord>>) => AsyncGenerator<RecordBatch<DeserializedRecord>>;
+export function deserialize(first?: DeserializeOptions | Deserializer, positionalLogger?: Logger, positionalOptions: DeserializeOptions = {}) {
+  const options: DeserializeOptions =
+    typeof first === 'function' || first === undefined && (positionalLogger !== undefined || positionalOptions.rawJson !== undefined)
+      ? { ...positionalOptions, ...(first ? { deserializer: first } : {}), ...(positionalLogger ? { logger: positionalLogger } : {}) }
+      : (first ?? {});
+  const deserializer = options.deserializer ?? jsonDeserializer;
+  const logger = options.logger ?? silentLogger;
   const raw = options.rawJson === true && deserializer === jsonDeserializer;
   return async function* (source: AsyncIterable<RecordBatch<KafkaRecord>>): AsyncGenerator<RecordBatch<DeserializedRecord>> {
     for await (const batch of source) {

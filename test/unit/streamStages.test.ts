@@ -73,3 +73,26 @@ test('errorEvent: NDJSON streams and aborted streams just end', async () => {
   const aborted = AbortSignal.abort();
   assert.deepEqual(await all(errorEvent({ signal: aborted })(chunks('a', new Error('x')))), ['a']);
 });
+
+test('deserialize takes one options object like every stage factory, and the positional form still works', async () => {
+  const { deserialize } = await import('../../src/stages/deserialize.js');
+  const { record } = await import('../../src/testing.js');
+  const batch = { records: [record({ topic: 't', offset: 0, value: { a: 1 } }), record({ topic: 't', offset: 1, value: null })], progress: [] };
+  async function* one() {
+    yield { records: batch.records.map((r) => ({ ...r })), progress: [] };
+  }
+  const warned: unknown[] = [];
+  const logger = { child: () => logger, debug() {}, info() {}, warn: (o: unknown) => void warned.push(o), error() {} };
+  const viaOptions = await all(deserialize({ logger })(one()));
+  const viaPositional = await all(deserialize(undefined, logger)(one()));
+  assert.deepEqual(viaOptions.map((b) => b.records.map((r) => r.message)), [[{ a: 1, _kafka: { topic: 't', partition: 0, offset: 0, timestamp: batch.records[0]!.timestamp, key: null } }]]);
+  assert.deepEqual(viaPositional.map((b) => b.records.map((r) => r.message)), viaOptions.map((b) => b.records.map((r) => r.message)));
+  assert.equal(warned.length, 2, 'the tombstone was reported to the logger in both forms');
+});
+
+test('webSink({ onCancel }) is a stage factory ending a pipe; webSink(source) still works', async () => {
+  const { webSink } = await import('../../src/stages/webSink.js');
+  const read = async (stream: ReadableStream<Uint8Array>) => new TextDecoder().decode(Buffer.concat(await all(stream as unknown as AsyncIterable<Uint8Array>)));
+  assert.equal(await read(webSink()(chunks('a', 'b'))), 'ab');
+  assert.equal(await read(webSink(chunks('c'))), 'c');
+});
