@@ -400,7 +400,8 @@ export class KafkaClient implements Source {
       poller = new TailPoller(
         this.internals,
         async () => {
-          await this.connect();
+          // Each renewed long-poll of an open stream: reuse the connection made, connect only if there is none.
+          await (this.closed || !this.connected ? this.connect() : this.connected);
           return this.tail.findBroker({ nodeId });
         },
         this.tuning.pollMaxWaitMs,
