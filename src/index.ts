@@ -54,6 +54,7 @@ export {
 } from './errors.js';
 export type { ErrorTableRow, KafkaSseErrorCode } from './errors.js';
 export { silentLogger } from './logger.js';
+export { kafkajsLogCreator } from './kafka/logging.js';
 export type {
   KafkaRecord,
   DeserializedRecord,

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel as kafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -19,6 +19,7 @@ import {
   parseTimestamp,
   sharedClient,
   sendRefusal,
+  kafkajsLogCreator,
   streamFormat,
   isTransientRefusal,
   toClientError,
@@ -97,27 +98,6 @@ function loadStatic(): Map<string, { body: Buffer; type: string }> {
   return files;
 }
 
-/**
- * Routes kafkajs's own log lines into pino, at the matching level. Except: a broker's error answer to a
- * request (`Response Metadata(…)` with e.g. "This server does not host this topic-partition") is also
- * handed to the caller, which handles it (a missing topic becomes a 404, a moved leader a retry) or
- * reports it itself with the stream's connection id; at error level it would let any client write error
- * lines by asking for a topic that does not exist. Those go to debug.
- */
-function kafkajsLogCreator(logger: PinoLogger): logCreator {
-  const kafkaLogger = logger.child({ component: 'kafkajs' });
-  return () =>
-    ({ namespace, level, log }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _name, ...fields } = log as LogEntry['log'] & { logger?: string };
-      const entry = { namespace, ...fields };
-      const brokerAnswer = namespace === 'Connection' && message.startsWith('Response ');
-      if (brokerAnswer) kafkaLogger.debug(entry, message);
-      else if (level === kafkaLogLevel.ERROR || level === kafkaLogLevel.NOTHING) kafkaLogger.error(entry, message);
-      else if (level === kafkaLogLevel.WARN) kafkaLogger.warn(entry, message);
-      else if (level === kafkaLogLevel.INFO) kafkaLogger.info(entry, message);
-      else kafkaLogger.debug(entry, message);
-    };
-}
 
 /**
  * The kafkajs instance the server shares across streams. Retries are few and connection timeouts short,
