@@ -3,18 +3,13 @@
 // for good on any non-200 answer) and, once Kafka is back, receive every record exactly once.
 // A private broker (localhost:19192) is stopped and started; the shared one is never touched.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { chromiumPage } from './helpers/chromium.js';
 import { pino } from 'pino';
-import { chromium } from 'playwright-core';
 import { createKafkaSseServer } from '../../src/server/server.js';
 import { createTopicsReady } from '../helpers/kafka.js';
 import { brokerFaultsSkip, startPrivateBroker } from '../helpers/privateBroker.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = brokerFaultsSkip;
 const broker = skip ? undefined : await startPrivateBroker({ name: 'browser-outage', port: 19192, controllerPort: 19193 });
 
@@ -26,7 +21,6 @@ interface PageLog {
 }
 
 test("Kafka down when the page connects, back 10 s later: Chromium's EventSource retries by itself and gets every record exactly once", { skip }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const admin = await broker!.admin();
   const topic = `browser-outage-${Date.now().toString(36)}`;
   await createTopicsReady(admin, [{ topic, numPartitions: 3 }]);
@@ -46,16 +40,7 @@ test("Kafka down when the page connects, back 10 s later: Chromium's EventSource
 
   await broker!.stop();
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'kafka-sse-chromium-'));
-  t.after(() => rm(userDataDir, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    timeout: 30_000,
-  });
-  t.after(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
+  const page = await chromiumPage(t);
   // A page of the server's own origin, so the stream is same-origin; the page does nothing by itself.
   await page.goto(`${url}/healthz`);
   // `since=0`: the stream starts at each partition's first record, so "every record" is well defined.

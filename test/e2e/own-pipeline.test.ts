@@ -2,17 +2,12 @@
 // Chromium's own EventSource: it streams, and after a connection cut the browser resumes from its
 // Last-Event-ID with every record exactly once. A TCP proxy in front of the recipe does the cutting.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { chromiumPage } from './helpers/chromium.js';
 import { produce } from '../helpers/kafka.js';
 import { createRecipeTopic, startServerRecipe } from '../helpers/recipes.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Forwards 127.0.0.1:<port> to `target`; `cut()` breaks every open connection, as a network would. */
 async function cuttingProxy(target: URL) {
@@ -37,7 +32,6 @@ async function cuttingProxy(target: URL) {
 }
 
 test("the README's own pipeline streams to Chromium's EventSource and resumes after a cut, every record once", async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const topic = await createRecipeTopic(3, 'own-pipeline');
   const recipe = await startServerRecipe('own-pipeline.ts');
   t.after(() => recipe.stop());
@@ -47,16 +41,7 @@ test("the README's own pipeline streams to Chromium's EventSource and resumes af
     return proxy.close();
   });
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'kafka-sse-chromium-'));
-  t.after(() => rm(userDataDir, { recursive: true, force: true }));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
-    timeout: 30_000,
-  });
-  t.after(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
+  const page = await chromiumPage(t);
   await page.goto(`${proxy.url}/`); // the recipe's own origin (a 400 for no topics; the page only hosts the script)
   await page.evaluate((path) => {
     const log = { messages: [] as string[], opens: 0, positions: 0 };

@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { EventSource } from 'eventsource';
-import { logLevel, type Kafka } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import { closeSharedClient, type KafkaSseOptions } from '../../src/index.js';
 import { clusterSkip, reassignSkip, startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { startServer } from '../helpers/sse.js';
 import { delay, eventually } from '../helpers/wait.js';
+import { assertExactlyOnce, keepProducing, type Received } from '../helpers/continuousProducer.js';
 
 const skip = clusterSkip;
 // Started at the top level: `after` hooks registered inside a `before` hook run as soon as that hook ends.
@@ -36,65 +37,6 @@ const CONFIGURATIONS: Array<{ name: string; options(): KafkaSseOptions }> = [
 let topicCount = 0;
 const topicName = (what: string) => `cluster-${what}-${++topicCount}-${Date.now().toString(36)}`;
 
-interface Acked {
-  partition: number;
-  offset: number;
-  n: number;
-}
-
-/**
- * An idempotent producer (acks -1, one request in flight) writing one record at a time, round-robin over
- * `partitions`, across failovers: a send that fails is sent again (the same record, which the broker
- * de-duplicates by its sequence number) until it is acknowledged. What was acked is in `acked`.
- */
-function keepProducing(kafka: Kafka, topic: string, partitions: number) {
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 },
-  });
-  const acked: Acked[] = [];
-  let failedSends = 0;
-  let running = true;
-  const done = (async () => {
-    await producer.connect();
-    for (let n = 0; running; n++) {
-      for (;;) {
-        try {
-          const [meta] = await producer.send({
-            topic,
-            acks: -1,
-            timeout: 5000,
-            messages: [{ partition: n % partitions, value: JSON.stringify({ n }) }],
-          });
-          acked.push({ partition: meta!.partition, offset: Number(meta!.baseOffset), n });
-          break;
-        } catch {
-          failedSends++;
-          if (!running) return;
-          await delay(100);
-        }
-      }
-      await delay(5);
-    }
-  })();
-  return {
-    acked,
-    failedSends: () => failedSends,
-    async stop() {
-      running = false;
-      await done;
-      await producer.disconnect();
-    },
-  };
-}
-
-interface Received {
-  partition: number;
-  offset: number;
-  n: number;
-}
 
 /**
  * A plain `eventsource` EventSource, reconnecting by itself only (with Last-Event-ID, after the
@@ -125,16 +67,6 @@ function openReader(url: string) {
   };
 }
 
-/** Every offset 0..end-1 of every partition exactly once and in order, and every acked record at the offset it was acked at. */
-function assertExactlyOnce(received: Received[], ends: Map<number, number>, acked: Acked[]): void {
-  for (const [partition, end] of ends) {
-    const offsets = received.filter((r) => r.partition === partition).map((r) => r.offset);
-    assert.deepEqual(offsets, Array.from({ length: end }, (_, i) => i), `partition ${partition}: offsets 0..${end - 1}, each once, in order`);
-  }
-  const seen = new Map(received.map((r) => [`${r.partition}:${r.offset}`, r.n]));
-  const lost = acked.filter((a) => seen.get(`${a.partition}:${a.offset}`) !== a.n);
-  assert.deepEqual(lost, [], 'every acknowledged record reached the client, at the offset it was acked at');
-}
 
 async function partitionEnds(topic: string): Promise<Map<number, number>> {
   const offsets = await (await cluster.admin()).fetchTopicOffsets(topic);
@@ -216,7 +148,13 @@ async function streamThrough(
   await setup.create(topic);
   const streamEnds: string[] = [];
   const server = await serveFromStart(topic, setup.partitions, setup.options, streamEnds);
-  const producer = keepProducing(cluster.kafka({ clientId: 'cluster-producer' }), topic, setup.partitions);
+  // Idempotent (acks -1, one request in flight): a send retried across a failover is de-duplicated by the broker.
+  const producer = keepProducing(
+    cluster.kafka({ clientId: 'cluster-producer' }).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } }),
+    topic,
+    setup.partitions,
+    { sendTimeoutMs: 5000, pauseMs: 5 },
+  );
   let reader: ReturnType<typeof openReader> | undefined;
   const moreAcks = async (count: number, what: string) => {
     const from = producer.acked.length;

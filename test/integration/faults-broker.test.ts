@@ -11,6 +11,7 @@ import { brokerFaultsSkip, startPrivateBroker, type PrivateBroker } from '../hel
 import { createTopicsReady } from '../helpers/kafka.js';
 import { readRaw, startServer } from '../helpers/sse.js';
 import { delay, eventually } from '../helpers/wait.js';
+import { assertExactlyOnce, keepProducing, type Received } from '../helpers/continuousProducer.js';
 
 const skip = brokerFaultsSkip;
 // Started at the top level: `after` hooks registered inside a `before` hook run as soon as that hook ends.
@@ -20,67 +21,6 @@ const broker = (skip ? undefined : await startPrivateBroker()) as PrivateBroker;
 const FAIL_FAST: Partial<KafkaConfig> = { connectionTimeout: 1000, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 } };
 
 
-interface Acked {
-  partition: number;
-  offset: number;
-  n: number;
-}
-
-/**
- * A producer that keeps writing one record at a time across an outage: a send that fails is retried
- * (the same record) until the broker acknowledges it. A retried send may have been written without
- * its ack reaching us, so the log may hold a record more than once; what was acked is in `acked`.
- */
-function keepProducing(kafka: Kafka, topic: string, partitions: number) {
-  const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 } });
-  const acked: Acked[] = [];
-  let failedSends = 0;
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      try {
-        await producer.connect();
-        break;
-      } catch {
-        await delay(100);
-      }
-    }
-    for (let n = 0; running; n++) {
-      for (;;) {
-        try {
-          const [meta] = await producer.send({
-            topic,
-            acks: -1,
-            timeout: 2000,
-            messages: [{ partition: n % partitions, value: JSON.stringify({ n }) }],
-          });
-          acked.push({ partition: meta!.partition, offset: Number(meta!.baseOffset), n });
-          break;
-        } catch {
-          failedSends++;
-          if (!running) return;
-          await delay(100);
-        }
-      }
-      await delay(10);
-    }
-  })();
-  return {
-    acked,
-    failedSends: () => failedSends,
-    async stop() {
-      running = false;
-      await done;
-      await producer.disconnect();
-    },
-  };
-}
-
-interface Received {
-  partition: number;
-  offset: number;
-  n: number;
-}
 
 /**
  * A client built on the real `eventsource` package. It reconnects by itself (with `Last-Event-ID`,
@@ -139,16 +79,6 @@ function resilientReader(url: string) {
   };
 }
 
-/** Asserts that `received` holds offsets 0..end-1 of every partition exactly once, in order, and every acked record. */
-function assertExactlyOnce(received: Received[], ends: Map<number, number>, acked: Acked[]): void {
-  for (const [partition, end] of ends) {
-    const offsets = received.filter((r) => r.partition === partition).map((r) => r.offset);
-    assert.deepEqual(offsets, Array.from({ length: end }, (_, i) => i), `partition ${partition}: offsets 0..${end - 1}, each once, in order`);
-  }
-  const seen = new Map(received.map((r) => [`${r.partition}:${r.offset}`, r.n]));
-  const lost = acked.filter((a) => seen.get(`${a.partition}:${a.offset}`) !== a.n);
-  assert.deepEqual(lost, [], 'every acknowledged record reached the client, at the offset it was acked at');
-}
 
 interface RestartCase {
   signal: 'SIGTERM' | 'SIGKILL';
@@ -172,7 +102,12 @@ async function brokerRestartMidStream({ signal, withinWindow, options }: Restart
   const server = await startServer({ ...options(), retryMs: 200, onStreamEnd: (s) => ends.push({ reason: s.reason }) }, () =>
     [0, 1, 2].map((partition) => ({ topic, partition, offset: 0 })),
   );
-  const producer = keepProducing(broker.kafka(FAIL_FAST), topic, 3);
+  const producer = keepProducing(
+    broker.kafka(FAIL_FAST).producer({ allowAutoTopicCreation: false, retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 } }),
+    topic,
+    3,
+    { sendTimeoutMs: 2000, pauseMs: 10 },
+  );
   const reader = resilientReader(server.url);
   try {
     await eventually(() => reader.received.length >= 30, 20_000, () => `${reader.received.length} events before the outage`);
