@@ -18,6 +18,7 @@ export const ERROR_TABLE = [
   { code: 'KSSE_REQUEST_TIMEOUT', name: 'RequestTimeoutError', status: 408, scope: 'server', when: 'request headers took longer than 10 s to arrive.' },
   { code: 'KSSE_TOPIC_DELETED', name: 'TopicDeletedError', status: 410, scope: 'library', when: '*after start*: a streamed topic was deleted.' },
   { code: 'KSSE_URI_TOO_LONG', name: 'UriTooLongError', status: 414, scope: 'server', when: 'URL over 8 KiB.' },
+  { code: 'KSSE_TOO_MANY_CLIENT_CONNECTIONS', name: 'TooManyClientConnectionsError', status: 429, scope: 'library', when: 'Over `maxConnectionsPerClient` (streams from one client address); has `Retry-After`. An `EventSource` gets it as a transient refusal (see above).' },
   { code: 'KSSE_HEADER_TOO_LARGE', name: 'HeaderTooLargeError', status: 431, scope: 'library', when: '`Last-Event-ID` over `maxHeaderBytes` (checked before parsing), or headers over Node\'s limit.' },
   { code: 'KSSE_NO_TOPICS_AVAILABLE', name: 'NoTopicsAvailableError', status: 500, scope: 'library', when: '`allowedTopics` is set but none of them exists: a misconfiguration.' },
   { code: 'KSSE_STAGE_ERROR', name: 'StageError', status: 500, scope: 'library', when: '*after start*: a deserializer, filter or custom stage threw.' },
@@ -25,7 +26,7 @@ export const ERROR_TABLE = [
   { code: 'KSSE_CONSUME_ERROR', name: 'ConsumeError', status: 502, scope: 'library', when: '*after start*: Kafka kept failing for longer than the retry window (30 s), or a batch was corrupt.' },
   { code: 'KSSE_UNSUPPORTED_COMPRESSION', name: 'UnsupportedCompressionError', status: 502, scope: 'library', when: '*after start*: a batch is compressed with a codec this server could not load; has `codec`, and a 60 s `retry:` hint.' },
   { code: 'KSSE_KAFKA_UNAVAILABLE', name: 'KafkaUnavailableError', status: 503, scope: 'library', when: 'Kafka did not answer while the stream was being set up; has `Retry-After`.' },
-  { code: 'KSSE_TOO_MANY_CONNECTIONS', name: 'TooManyConnectionsError', status: 503, scope: 'library', when: 'Over `maxConnections` / `maxConnectionsPerClient`; has `Retry-After`.' },
+  { code: 'KSSE_TOO_MANY_CONNECTIONS', name: 'TooManyConnectionsError', status: 503, scope: 'library', when: 'Over `maxConnections` (streams of the whole handle); has `Retry-After`.' },
   { code: 'KSSE_SERVER_CLOSING', name: 'ServerClosingError', status: 503, scope: 'server', when: 'shutting down.' },
 ] as const;
 
@@ -94,6 +95,8 @@ export class NoTopicsAvailableError extends errorClass('KSSE_NO_TOPICS_AVAILABLE
 export class KafkaUnavailableError extends errorClass('KSSE_KAFKA_UNAVAILABLE') {}
 /** The server is at its connection limit; retry later (`Retry-After`). */
 export class TooManyConnectionsError extends errorClass('KSSE_TOO_MANY_CONNECTIONS') {}
+/** This client address has `maxConnectionsPerClient` streams open already; retry later (`Retry-After`). */
+export class TooManyClientConnectionsError extends errorClass('KSSE_TOO_MANY_CLIENT_CONNECTIONS') {}
 /** The caller may not read these topics (no or bad credentials). */
 export class UnauthorizedError extends errorClass('KSSE_UNAUTHORIZED') {}
 /** The caller is known but may not read these topics. */

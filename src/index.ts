@@ -44,6 +44,7 @@ export {
   NoTopicsAvailableError,
   PartitionNotFoundError,
   StageError,
+  TooManyClientConnectionsError,
   TooManyConnectionsError,
   TopicDeletedError,
   TopicNotAllowedError,

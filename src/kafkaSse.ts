@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
 import { v4 as uuidv4 } from 'uuid';
-import { ForbiddenError, KafkaSseError, KafkaUnavailableError, TooManyConnectionsError, toClientError } from './errors.js';
+import { ForbiddenError, KafkaSseError, KafkaUnavailableError, TooManyClientConnectionsError, TooManyConnectionsError, toClientError } from './errors.js';
 import { KafkaClient, closeSharedClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
@@ -71,7 +71,7 @@ export interface KafkaSseOptions extends ParseLimits {
   authorize?: (req: RequestLike, topics: string[]) => boolean | Promise<boolean>;
   /** Streams open at once through this options object; one more gets 503 with `Retry-After`. */
   maxConnections?: number;
-  /** Streams open at once per client address through this options object (off by default). */
+  /** Streams open at once per client address through this options object (off by default); one more gets 429 with `Retry-After`. */
   maxConnectionsPerClient?: number;
   /** Send an SSE comment after this many ms without output (default 15,000; 0 turns it off). */
   heartbeatMs?: number;
@@ -142,7 +142,7 @@ class ConnectionLimiter {
     return this.total;
   }
 
-  /** Takes a slot, or throws TooManyConnectionsError. Returns the release function (idempotent). */
+  /** Takes a slot, or throws TooManyConnectionsError (503) / TooManyClientConnectionsError (429). Returns the release function (idempotent). */
   take(clientAddress: string | undefined): () => void {
     const address = clientAddress ?? 'unknown';
     const mine = this.perClient.get(address) ?? 0;
@@ -150,7 +150,7 @@ class ConnectionLimiter {
       throw new TooManyConnectionsError('The server is at its connection limit; try again shortly', { retryAfterSeconds: 5 });
     }
     if (this.maxPerClient !== undefined && mine >= this.maxPerClient) {
-      throw new TooManyConnectionsError('Too many streams from this address; close one or try again later', { retryAfterSeconds: 5 });
+      throw new TooManyClientConnectionsError('Too many streams from this address; close one or try again later', { retryAfterSeconds: 5 });
     }
     this.total++;
     this.perClient.set(address, mine + 1);
@@ -277,11 +277,12 @@ function defaultConnectErrorHandler(error: KafkaSseError, req: IncomingMessage, 
 }
 
 /**
- * True for a refusal that will pass by itself: Kafka unreachable or still starting, the connection limit,
- * a server closing. A client should retry these with the same request.
+ * True for a refusal that will pass by itself: Kafka unreachable or still starting, a connection limit
+ * (503 for the handle's, 429 for one client address's), a server closing. A client should retry these
+ * with the same request.
  */
 export function isTransientRefusal(error: KafkaSseError): boolean {
-  return error.status === 503;
+  return error.status === 503 || error.status === 429;
 }
 
 /** True when the client asked for an event stream, as every `EventSource` does. */
@@ -294,7 +295,7 @@ function acceptsEventStream(req: RequestLike): boolean {
  * for good, so a transient refusal of a `text/event-stream` request is a 200 stream holding a `retry:`
  * hint and one `error` event with the code, then its end: the client reconnects by itself, keeping its
  * `Last-Event-ID`. Other refusals, and every refusal of other clients (NDJSON, curl), keep their HTTP
- * status as a JSON body (503s with `Retry-After`). See docs/decisions/006-transient-refusals.md.
+ * status as a JSON body (503s and 429s with `Retry-After`). See docs/decisions/006-transient-refusals.md.
  */
 export function refusalResponse(
   req: RequestLike,

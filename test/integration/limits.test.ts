@@ -184,7 +184,7 @@ test('--max-connections under a burst: exactly the limit is admitted, every othe
   assert.equal(await metric(limited.url, 'kafka_sse_active_streams'), 0);
 });
 
-test('the per-address limit is off by default; on, a second stream from the same address gets 503', async () => {
+test('the per-address limit is off by default; on, a second stream from the same address gets 429', async () => {
   const unlimited = await startServer({}, true);
   const three = await Promise.all([1, 2, 3].map(() => httpStream(`${unlimited.url}/v1/stream/${topicA}`)));
   assert.deepEqual(three.map((s) => s.status), [200, 200, 200]);
@@ -195,14 +195,52 @@ test('the per-address limit is off by default; on, a second stream from the same
   const first = await httpStream(`${perClient.url}/v1/stream/${topicA}`, { localAddress: '127.0.0.1' });
   assert.equal(first.status, 200);
   const second = await httpStream(`${perClient.url}/v1/stream/${topicB}`, { localAddress: '127.0.0.1' });
-  assert.equal(second.status, 503);
+  assert.equal(second.status, 429);
   assert.match(String(second.headers['retry-after']), /^\d+$/);
-  assert.equal((await errorBody(second)).code, 'KSSE_TOO_MANY_CONNECTIONS');
+  const body = await errorBody(second);
+  assert.equal(body.code, 'KSSE_TOO_MANY_CLIENT_CONNECTIONS');
+  assert.equal(body.status, 429);
   // Another address (all of 127.0.0.0/8 is loopback) still gets its stream.
   const neighbour = await httpStream(`${perClient.url}/v1/stream/${topicB}`, { localAddress: '127.0.0.2' });
   assert.equal(neighbour.status, 200);
   neighbour.close();
   first.close();
+});
+
+test('over the per-address limit, an EventSource (Accept: text/event-stream) gets a transient refusal and comes back when a slot is free', async () => {
+  const perClient = await startServer({ maxConnectionsPerClient: 1 });
+  const first = await httpStream(`${perClient.url}/v1/stream/${topicA}`, { localAddress: '127.0.0.1' });
+  assert.equal(first.status, 200);
+  await first.until((t) => t.includes('id: '));
+
+  // The raw answer: a 200 event stream with a retry: hint and one error event, no id, then its end.
+  const refused = await httpStream(`${perClient.url}/v1/stream/${topicB}`, { localAddress: '127.0.0.1', headers: { accept: 'text/event-stream' } });
+  assert.equal(refused.status, 200);
+  assert.match(String(refused.headers['content-type']), /^text\/event-stream/);
+  assert.equal(refused.headers['x-kafka-sse-error'], 'KSSE_TOO_MANY_CLIENT_CONNECTIONS');
+  await refused.ended;
+  const blocks = parseSse(refused.text());
+  assert.ok(blocks.some((b) => b.retry !== undefined && b.retry >= 5000), 'retry: at least Retry-After');
+  const errors = blocks.filter((b) => b.event === 'error');
+  assert.equal(errors.length, 1);
+  assert.equal((JSON.parse(errors[0]!.data!) as { code: string; status: number }).code, 'KSSE_TOO_MANY_CLIENT_CONNECTIONS');
+  assert.ok(!blocks.some((b) => b.id !== undefined), 'no id: the client keeps its own');
+
+  // The real client: it sees the error event, does not close for good, and is served once the slot is free.
+  const source = new EventSource(`${perClient.url}/v1/stream/${topicB}`);
+  after(() => source.close());
+  const codes: string[] = [];
+  source.addEventListener('error', (event) => {
+    if ('data' in event && typeof event.data === 'string') codes.push((JSON.parse(event.data) as { code: string }).code);
+  });
+  await until(() => codes.length > 0, 'the error event');
+  assert.deepEqual(codes, ['KSSE_TOO_MANY_CLIENT_CONNECTIONS']);
+  assert.notEqual(source.readyState, EventSource.CLOSED, 'the EventSource keeps trying');
+  // Served: a real stream starts with a position block (the refusal had none).
+  const served = new Promise<void>((resolve) => source.addEventListener('position', () => resolve()));
+  first.close();
+  await served;
+  source.close();
 });
 
 test('an idle stream gets a heartbeat comment every --heartbeat seconds, which clients ignore', async () => {

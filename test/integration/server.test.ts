@@ -317,9 +317,9 @@ test('--max-connections-per-client limits streams per client address', async () 
   const first = await openStream(`${perClient.url}/v1/stream/${topicA}`);
   assert.equal(first.status, 200);
   const second = await fetch(`${perClient.url}/v1/stream/${topicB}`);
-  assert.equal(second.status, 503);
+  assert.equal(second.status, 429);
   assert.ok(second.headers.get('retry-after'));
-  assertError(await json(second), 'KSSE_TOO_MANY_CONNECTIONS', 503);
+  assertError(await json(second), 'KSSE_TOO_MANY_CLIENT_CONNECTIONS', 429);
   first.close();
 });
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import {
   KafkaSseError,
   KafkaUnavailableError,
+  TooManyClientConnectionsError,
   TooManyConnectionsError,
   TopicNotFoundError,
   UnauthorizedError,
@@ -34,6 +35,17 @@ test('every 503 condition is transient for an EventSource, the server closing in
   for (const error of [new TooManyConnectionsError('full'), new KafkaSseError('KSSE_SERVER_CLOSING', 503, 'closing') /* the server's own 503 */]) {
     assert.equal(refusalResponse(eventSource, error).status, 200, error.code);
   }
+});
+
+test('the per-client limit (429) is transient too: a 200 stream for an EventSource, a 429 with Retry-After for others', () => {
+  const error = new TooManyClientConnectionsError('too many from here', { retryAfterSeconds: 5 });
+  const browser = refusalResponse(eventSource, error);
+  assert.equal(browser.status, 200);
+  assert.equal(browser.headers['x-kafka-sse-error'], 'KSSE_TOO_MANY_CLIENT_CONNECTIONS');
+  assert.match(browser.body, /^retry: 5000\n\n/);
+  const script = refusalResponse(curl, error);
+  assert.equal(script.status, 429);
+  assert.equal(script.headers['retry-after'], '5');
 });
 
 test('clients that did not ask for an event stream get 503 with Retry-After and the JSON body', () => {
