@@ -14,8 +14,14 @@ export interface ServerMetrics {
 /** Stream end reasons that are not error codes; anything else is a code like `KSSE_TOPIC_DELETED`. */
 const isErrorCode = (reason: string) => reason.startsWith('KSSE_');
 
+/** What the metrics read from outside the library's hooks. */
+export interface ServerMetricsSources {
+  /** Log lines dropped so far because stdout was not read fast enough (see logDestination.ts). */
+  logLinesDropped?: () => number;
+}
+
 /** A registry of its own per server, so several servers (or tests) in one process do not collide. */
-export function createServerMetrics(): ServerMetrics {
+export function createServerMetrics(sources: ServerMetricsSources = {}): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kafka_sse_' });
   const active = new Gauge({ name: 'kafka_sse_active_streams', help: 'Streams open right now', registers: [registry] });
@@ -39,6 +45,17 @@ export function createServerMetrics(): ServerMetrics {
     help: 'Kafka fetch duration per stream; includes the long-poll wait once a stream has caught up',
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
+  });
+  let droppedReported = 0;
+  new Counter({
+    name: 'kafka_sse_log_lines_dropped_total',
+    help: 'Log lines dropped instead of blocking, because stdout was not read fast enough',
+    registers: [registry],
+    collect() {
+      const dropped = sources.logLinesDropped?.() ?? 0;
+      if (dropped > droppedReported) this.inc(dropped - droppedReported);
+      droppedReported = Math.max(droppedReported, dropped);
+    },
   });
 
   return {

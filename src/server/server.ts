@@ -35,6 +35,7 @@ import {
   ServerClosingError,
   UriTooLongError,
 } from './errors.js';
+import { logDestination } from './logDestination.js';
 import { createServerMetrics } from './metrics.js';
 import { StreamRegistry, settlesWithin } from './streams.js';
 
@@ -178,13 +179,15 @@ interface Route {
 
 /** Creates the server; nothing listens or connects until `listen()` and the first request. */
 export function createKafkaSseServer(options: KafkaSseServerOptions = {}): KafkaSseServer {
-  const logger = options.logger ?? pino({ name: 'kafka-sse', level: options.logLevel ?? 'info' });
+  // Lines to a stdout nobody reads are dropped and counted, never waited for (logDestination.ts).
+  const logs = options.logger ? undefined : logDestination();
+  const logger = options.logger ?? pino({ name: 'kafka-sse', level: options.logLevel ?? 'info' }, logs);
   const kafka = serverKafka(options.brokers ?? ['localhost:9092'], logger);
   const client = sharedClient(kafka);
   const registry = new StreamRegistry();
   const staticFiles = loadStatic();
   const healthTimeoutMs = options.healthTimeoutMs ?? 2000;
-  const metrics = createServerMetrics();
+  const metrics = createServerMetrics({ logLinesDropped: () => logs?.droppedLines ?? 0 });
   const authorize =
     options.authorize ??
     (options.jwtSecret || options.jwksUrl
