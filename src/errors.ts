@@ -8,6 +8,7 @@ export const ERROR_TABLE = [
   { code: 'KSSE_INVALID_TOPIC_NAME', name: 'InvalidTopicNameError', status: 400, scope: 'library', when: 'A topic name Kafka would not accept (characters, `.`/`..`, empty, over 249 characters).' },
   { code: 'KSSE_PARTITION_NOT_FOUND', name: 'PartitionNotFoundError', status: 400, scope: 'library', when: 'A partition the topic does not have.' },
   { code: 'KSSE_INVALID_TIMESTAMP', name: 'InvalidTimestampError', status: 400, scope: 'library', when: '`atTimestamp` / `?since=` is not ms since the epoch or an ISO-8601 date.' },
+  { code: 'KSSE_INVALID_FILTER', name: 'InvalidFilterError', status: 400, scope: 'library', when: 'A filter in the query string (`key=`, `header.<name>=`, `match.<path>=`) is malformed or over its bounds (20 conditions, 8 path fields, 256-byte values), or names `__proto__`, `constructor` or `prototype`.' },
   { code: 'KSSE_BAD_REQUEST', name: 'BadRequestError', status: 400, scope: 'server', when: 'a request the HTTP parser or router rejects.' },
   { code: 'KSSE_UNAUTHORIZED', name: 'UnauthorizedError', status: 401, scope: 'library', when: '`authorize` denied: no or bad credentials (*server*: JWT missing, bad, expired).' },
   { code: 'KSSE_FORBIDDEN', name: 'ForbiddenError', status: 403, scope: 'library', when: '`authorize` denied these topics.' },
@@ -83,6 +84,8 @@ export class InvalidTopicNameError extends errorClass('KSSE_INVALID_TOPIC_NAME')
 export class PartitionNotFoundError extends errorClass('KSSE_PARTITION_NOT_FOUND') {}
 /** A timestamp (`atTimestamp`, `since`) that is not a date. */
 export class InvalidTimestampError extends errorClass('KSSE_INVALID_TIMESTAMP') {}
+/** A filter in the query string (`urlFilter`) is malformed or over its bounds. */
+export class InvalidFilterError extends errorClass('KSSE_INVALID_FILTER') {}
 /** `Last-Event-ID` is larger than the configured byte limit; rejected before it is parsed. */
 export class HeaderTooLargeError extends errorClass('KSSE_HEADER_TOO_LARGE') {}
 /** A requested topic does not exist (it is never created on the client's behalf). */

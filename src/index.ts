@@ -8,6 +8,7 @@ export { deserialize, jsonDeserializer } from './stages/deserialize.js';
 export type { Deserializer, DeserializeOptions } from './stages/deserialize.js';
 export { filter } from './stages/filter.js';
 export type { Filterer } from './stages/filter.js';
+export { urlFilter, MAX_FILTER_CONDITIONS, MAX_FILTER_PATH_DEPTH, MAX_FILTER_VALUE_BYTES } from './stages/urlFilter.js';
 export { idTrack } from './stages/idTrack.js';
 export type { IdTrackOptions } from './stages/idTrack.js';
 export { sseEncode, sseEncodeBytes, encodeEvent, encodeComment, encodePosition, dataLines } from './stages/sseEncode.js';
@@ -37,6 +38,7 @@ export {
   HeaderTooLargeError,
   InternalError,
   InvalidAssignmentError,
+  InvalidFilterError,
   InvalidTimestampError,
   InvalidTopicNameError,
   KafkaSseError,

@@ -1,5 +1,6 @@
 // The ready-made server behind `kafka-sse serve`: node:http routing around the library's public API,
 // used exactly as any application would use it (one shared kafkajs instance, one options object).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -13,6 +14,7 @@ import {
   KafkaUnavailableError,
   TopicNotAllowedError,
   closeSharedClient,
+  filter,
   kafkaSse,
   parseAssignments,
   parseLastEventId,
@@ -23,6 +25,8 @@ import {
   streamFormat,
   isTransientRefusal,
   toClientError,
+  urlFilter,
+  type Filterer,
   type KafkaSseOptions,
 } from '../index.js'; // a user's server would import from 'kafka-eventsource'
 import { jwtAuthorizer, readableTopics } from './auth.js';
@@ -203,6 +207,11 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
   // Aborted by close(): every running stream ends cleanly, and its close line says `server closing`.
   const shutdown = new AbortController();
 
+  // The filter of the request a stream serves (`?key=`, `?header.…=`, `?match.…=`). The options object is
+  // shared (limits count per object), so the filter travels with the request's async context and is
+  // picked up once per stream, when its pipeline is built; unfiltered streams get no stage at all.
+  const urlFilters = new AsyncLocalStorage<Filterer>();
+
   // One options object for the whole server: connection limits are counted per options object.
   const streamOptions: KafkaSseOptions = {
     kafka,
@@ -216,6 +225,10 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
     ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
     authorize: guardInternalTopics(options.allowedTopics, authorize),
+    transform(source) {
+      const filterer = urlFilters.getStore();
+      return filterer ? filter(filterer)(source) : source;
+    },
     kafkaEventHandlers: metrics.hooks.kafkaEventHandlers,
     onProgress: metrics.hooks.onProgress,
     onStreamEnd(summary) {
@@ -244,6 +257,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
       const since = query.get('since');
       const atTimestamp = since === null ? undefined : parseTimestamp(since);
       const clientId = query.get('client')?.slice(0, 64) ?? undefined;
+      // A malformed filter is a 400 before anything else happens (HEAD included).
+      const filterer = urlFilter(query);
       const lastEventId = req.headers['last-event-id'];
       logger.debug(
         {
@@ -265,7 +280,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         res.end();
         return;
       }
-      const done = kafkaSse(req, res, topics, streamOptions, atTimestamp);
+      const start = () => kafkaSse(req, res, topics, streamOptions, atTimestamp);
+      const done = filterer ? urlFilters.run(filterer, start) : urlFilters.exit(start);
       registry.track({ res, clientId, clientAddress: req.socket.remoteAddress, done });
       await done;
     },
