@@ -131,6 +131,7 @@ async function main() {
       });
     withStage('the same drain plus an identity `transform` stage', dr.identityRate, dr.identityRatio, 0.9);
     withStage('the same drain plus a `filterer` reading one field of `message`', dr.filtererRate, dr.filtererRatio, 0.5);
+    withStage('the same drain plus a URL filter, `urlFilter(\'match.type=page_view\')` (keeps every record)', dr.urlMatchRate, dr.urlMatchRatio, 0.5);
   }
   if (la) {
     rows.push({

@@ -6,11 +6,12 @@
 //   GET /stream?perConnection=1&…       the same with a kafkajs client made per connection (kafkaConfig)
 //   GET /stream?stage=identity&…        the same plus a user `transform` that passes batches on untouched
 //   GET /stream?stage=filterer&…        the same plus a user `filterer` that reads one field of `message`
+//   GET /stream?stage=urlMatch&…        the same plus `urlFilter('match.type=page_view')` (every record matches)
 //   GET /stats[?gc=1]                   process and stream counters as JSON
 import http from 'node:http';
 import v8 from 'node:v8';
 import { Kafka, logLevel } from 'kafkajs';
-import { kafkaSse, sharedClient, type DeserializedRecord, type KafkaInstrumentationEvent, type KafkaSseOptions, type RecordBatch } from '../src/index.js';
+import { kafkaSse, sharedClient, urlFilter, type DeserializedRecord, type KafkaInstrumentationEvent, type KafkaSseOptions, type RecordBatch } from '../src/index.js';
 
 const brokers = (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
 const kafka = new Kafka({ clientId: 'kafka-sse-bench-server', brokers, logLevel: logLevel.NOTHING });
@@ -31,6 +32,8 @@ const stages: Record<string, Pick<KafkaSseOptions, 'transform' | 'filterer'>> = 
   },
   // Reads one field of every message and keeps every record (the bench's records all have a numeric id).
   filterer: { filterer: (r) => typeof (r.message as { id?: unknown }).id === 'number' },
+  // The URL filter language on one field of the message, which every bench record has with this value.
+  urlMatch: { filterer: urlFilter('match.type=page_view')! },
 };
 const totals = { fetches: 0, records: 0, streamsOpened: 0 };
 
