@@ -118,6 +118,8 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
 interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** `GET /metrics` on the server's metrics listener. */
+  metricsUrl: string;
   logFile: string;
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
@@ -130,7 +132,7 @@ async function startServer(brokers: string[], topic: string): Promise<ServerProc
   const fd = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--brokers', brokers.join(','), '--allowed-topics', topic, '--heartbeat', '5', '--log-level', 'info'],
+    ['--import', 'tsx', CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--metrics-port', '0', '--brokers', brokers.join(','), '--allowed-topics', topic, '--heartbeat', '5', '--log-level', 'info'],
     { cwd: ROOT, stdio: ['ignore', fd, 'pipe'], env: { ...process.env } },
   );
   closeSync(fd);
@@ -138,13 +140,14 @@ async function startServer(brokers: string[], topic: string): Promise<ServerProc
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let port: number | undefined;
+  let metricsUrl: string | undefined;
   let dead = false;
   void exited.then(() => (dead = true));
   await waitFor(
     () => {
       if (dead) throw new Error(`soak: the server exited before listening:\n${stderr}`);
       for (const line of readFileSync(logFile, 'utf8').split('\n')) {
-        if (line.includes('"msg":"listening"')) port = (JSON.parse(line) as { port: number }).port;
+        if (line.includes('"msg":"listening"')) ({ port, metricsUrl } = JSON.parse(line) as { port: number; metricsUrl: string });
       }
       return port !== undefined;
     },
@@ -154,6 +157,7 @@ async function startServer(brokers: string[], topic: string): Promise<ServerProc
   return {
     child,
     url: `http://127.0.0.1:${port}`,
+    metricsUrl: metricsUrl!,
     logFile,
     exited,
     async stop() {
@@ -174,8 +178,8 @@ async function startServer(brokers: string[], topic: string): Promise<ServerProc
 }
 
 /** Every sample of the server's /metrics, by series. */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+async function scrape(metricsUrl: string): Promise<Map<string, number>> {
+  const res = await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) });
   const out = new Map<string, number>();
   for (const line of (await res.text()).split('\n')) {
     if (line.startsWith('#') || line.trim() === '') continue;
@@ -383,11 +387,11 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
     // hundreds of streams fetch at once: see test/soak/leaks.test.ts).
     const warm = new SoakClient(-1, srv.url, topic, agent);
     warm.connect();
-    await waitFor(async () => ((await scrape(srv.url)).get('kafka_sse_fetch_duration_seconds_count') ?? 0) > 0, 20_000, 'a first fetch');
+    await waitFor(async () => ((await scrape(srv.metricsUrl)).get('kafka_sse_fetch_duration_seconds_count') ?? 0) > 0, 20_000, 'a first fetch');
     warm.stop();
-    await waitFor(async () => (await scrape(srv.url)).get('kafka_sse_active_streams') === 0, 10_000, 'the warm-up stream closing');
+    await waitFor(async () => (await scrape(srv.metricsUrl)).get('kafka_sse_active_streams') === 0, 10_000, 'the warm-up stream closing');
     await sleep(500);
-    const idle = await scrape(srv.url);
+    const idle = await scrape(srv.metricsUrl);
     const resourcesBefore = resources(idle);
 
     // Clients connect over the first two seconds, then come and go at random.
@@ -415,7 +419,7 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
     await waitFor(() => clients.every((c) => c.state.start !== undefined), 30_000, 'every client starting', 100);
 
     const loadStartedAt = Date.now();
-    const cpuAtStart = (await scrape(srv.url)).get('kafka_sse_process_cpu_seconds_total') ?? 0;
+    const cpuAtStart = (await scrape(srv.metricsUrl)).get('kafka_sse_process_cpu_seconds_total') ?? 0;
     const setupMs = loadStartedAt - startedAt;
     // The producer: a batch every 250 ms, spread round-robin over the partitions.
     let produced = 0;
@@ -443,7 +447,7 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
     const sampling = (async () => {
       while (Date.now() < runEnd) {
         await sleep(Math.min(1000, Math.max(0, runEnd - Date.now())));
-        const m = await scrape(srv.url).catch(() => undefined);
+        const m = await scrape(srv.metricsUrl).catch(() => undefined);
         if (!m) continue;
         rss.push({ t: Date.now() - loadStartedAt, rss: m.get('kafka_sse_process_resident_memory_bytes') ?? 0, heap: m.get('kafka_sse_nodejs_heap_size_used_bytes') ?? 0 });
         if (o.progressEveryMs > 0 && Date.now() - lastProgress >= o.progressEveryMs) {
@@ -467,7 +471,7 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
     timers.clear();
     await producerLoop;
     const loadEnd = Date.now();
-    const cpuAtEnd = (await scrape(srv.url)).get('kafka_sse_process_cpu_seconds_total') ?? 0;
+    const cpuAtEnd = (await scrape(srv.metricsUrl)).get('kafka_sse_process_cpu_seconds_total') ?? 0;
 
     // Every client that is between connections comes back; all must catch up with the final offsets.
     const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
@@ -486,13 +490,13 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
     let openStreamsAtEnd = -1;
     await waitFor(
       async () => {
-        openStreamsAtEnd = (await scrape(srv.url)).get('kafka_sse_active_streams') ?? -1;
+        openStreamsAtEnd = (await scrape(srv.metricsUrl)).get('kafka_sse_active_streams') ?? -1;
         return openStreamsAtEnd === 0;
       },
       15_000,
       'every stream closing',
     ).catch(() => {});
-    let resourcesAfter = resources(await scrape(srv.url));
+    let resourcesAfter = resources(await scrape(srv.metricsUrl));
     const grown = (after: ResourceCounts) =>
       Object.fromEntries(
         Object.entries(after.byType)
@@ -502,7 +506,7 @@ export async function runSoak(overrides: Partial<SoakOptions> = {}): Promise<Soa
     // Sockets and timers are released as their close events run; give them a few seconds to settle.
     await waitFor(
       async () => {
-        resourcesAfter = resources(await scrape(srv.url));
+        resourcesAfter = resources(await scrape(srv.metricsUrl));
         return Object.keys(grown(resourcesAfter)).length === 0;
       },
       5000,

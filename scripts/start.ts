@@ -1,6 +1,6 @@
 // `npm start`: the whole demo in one command. Starts the local broker (unless KAFKA_BROKERS is set),
 // creates the `demo` topic, produces a few shop events per second, and serves `kafka-sse serve --demo`
-// on :6917. Ctrl-C stops everything this process started — the broker only if it started it.
+// on localhost:6917 (the demo page needs --demo and nothing else: it reads no metrics). Ctrl-C stops everything this process started — the broker only if it started it.
 // Extra flags go to the server: `npm start -- --port 7000 --log-level info`.
 import { Kafka, logLevel } from 'kafkajs';
 import { CliUsageError, parseCli } from '../src/server/config.js';
@@ -76,11 +76,12 @@ try {
   // The server logs warnings and errors only, so the URL stays visible; --log-level overrides that.
   const quiet = !process.argv.includes('--log-level') && !process.env.LOG_LEVEL;
   server = createKafkaSseServer({ ...parsed.config, brokers, logLevel: quiet ? 'warn' : parsed.config.logLevel });
-  const { url } = await server.listen();
+  const { url, metricsUrl } = await server.listen();
   checkpoint();
   log('');
   log(`  kafka-sse demo: open ${url}`);
   log(`  the stream:     curl -N ${url}v1/stream/${DEMO_TOPIC}`);
+  if (metricsUrl) log(`  metrics:        curl ${metricsUrl}`);
   log(`  producing ${EVENTS_PER_SECOND} events/s to topic "${DEMO_TOPIC}". Press Ctrl-C to stop.`);
   log('');
 } catch (err) {

@@ -54,7 +54,8 @@ export async function main(
     command = parseCli(argv, env);
   } catch (err) {
     if (!(err instanceof CliUsageError)) throw err;
-    process.stderr.write(`kafka-sse: ${err.message}\nRun kafka-sse --help for the flags.\n`);
+    if (err.noCommand) process.stderr.write(`${helpText(packageVersion())}\n\nkafka-sse: ${err.message}\n`);
+    else process.stderr.write(`kafka-sse: ${err.message}\nRun kafka-sse --help for the flags.\n`);
     return { exitCode: 2 };
   }
   if (command.command === 'help') {

@@ -12,8 +12,12 @@ export interface ServeConfig {
   brokers: string[];
   /** TCP port to listen on (0: any free port). */
   port: number;
-  /** Interface to listen on (default: all). */
-  host: string | undefined;
+  /** Interface to listen on (default `localhost`; `0.0.0.0` or `::` for every interface). */
+  host: string;
+  /** Port of the separate listener for `GET /metrics` (0: any free port); no metrics listener when undefined. */
+  metricsPort: number | undefined;
+  /** Interface of the metrics listener (default `localhost`). */
+  metricsHost: string;
   /** Only these topics may be streamed or listed (default: every topic). */
   allowedTopics: string[] | undefined;
   /** Event ids carry timestamps instead of offsets. */
@@ -29,7 +33,7 @@ export interface ServeConfig {
   /** Streams end cleanly after this many seconds; clients resume by themselves. */
   maxLifetimeSeconds: number | undefined;
   logLevel: LogLevel;
-  /** Enables the demo page's drop-connection route (`POST /demo/drop`). */
+  /** Serves the demo page (`GET /`) and its drop-connection route (`POST /demo/drop`). */
   demo: boolean;
   /** Streams need a JWT signed with this HS256/384/512 secret whose claim lists the topics. */
   jwtSecret: string | undefined;
@@ -45,6 +49,12 @@ export interface ServeConfig {
 
 export class CliUsageError extends Error {
   override name = 'CliUsageError';
+  /** No command was given: the CLI prints the usage. */
+  readonly noCommand: boolean;
+  constructor(message: string, options: { noCommand?: boolean } = {}) {
+    super(message);
+    this.noCommand = options.noCommand === true;
+  }
 }
 
 interface FlagSpec {
@@ -60,7 +70,9 @@ interface FlagSpec {
 export const FLAGS: readonly FlagSpec[] = [
   { flag: 'brokers', env: 'KAFKA_BROKERS', type: 'string', value: 'host:port,…', default: 'localhost:9092', description: 'Kafka bootstrap brokers' },
   { flag: 'port', env: 'PORT', type: 'string', value: 'n', default: '6917', description: 'TCP port to listen on (0: any free port)' },
-  { flag: 'host', env: 'HOST', type: 'string', value: 'address', default: 'all interfaces', description: 'interface to listen on, e.g. 127.0.0.1' },
+  { flag: 'host', env: 'HOST', type: 'string', value: 'address', default: 'localhost', description: 'interface to listen on; 0.0.0.0 (or ::) for every interface, as in a container' },
+  { flag: 'metrics-port', env: 'METRICS_PORT', type: 'string', value: 'n', default: 'off', description: 'serve GET /metrics (Prometheus) on a listener of its own at this port (0: any free port)' },
+  { flag: 'metrics-host', env: 'METRICS_HOST', type: 'string', value: 'address', default: 'localhost', description: 'interface of the metrics listener' },
   { flag: 'allowed-topics', env: 'ALLOWED_TOPICS', type: 'string', value: 'a,b,…', default: 'every topic', description: 'only these topics may be streamed and listed; others get 404' },
   { flag: 'timestamp-ids', env: 'TIMESTAMP_IDS', type: 'boolean', default: 'off', description: 'event ids carry timestamps instead of offsets (to resume on another cluster)' },
   { flag: 'cors-origin', env: 'CORS_ORIGIN', type: 'string', value: 'origin', default: 'off', description: 'send Access-Control-Allow-Origin with this value (* or https://app.example)' },
@@ -69,7 +81,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-connections-per-client', env: 'MAX_CONNECTIONS_PER_CLIENT', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once per client address' },
   { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', value: 'level', default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
-  { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "enable the demo page's drop-connection route (POST /demo/drop)" },
+  { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "serve the demo page (GET /) and its drop-connection route (POST /demo/drop)" },
   { flag: 'jwt-secret', env: 'JWT_SECRET', type: 'string', value: 'secret', default: 'off', description: 'streams need a JWT signed with this HS256 secret (≥ 32 bytes; prefer the variable)' },
   { flag: 'jwks-url', env: 'JWKS_URL', type: 'string', value: 'url', default: 'off', description: 'streams need a JWT verified with this JSON Web Key Set' },
   { flag: 'jwt-issuer', env: 'JWT_ISSUER', type: 'string', value: 'iss', default: 'any', description: 'required JWT issuer' },
@@ -89,7 +101,7 @@ export function helpText(version: string): string {
   return [
     `kafka-sse ${version}: stream Apache Kafka topics to HTTP clients as Server-Sent Events`,
     '',
-    'Usage: kafka-sse serve [flags]      (serve is the default command)',
+    'Usage: kafka-sse serve [flags]',
     '',
     'Flags (a flag wins over its environment variable):',
     ...lines,
@@ -99,8 +111,8 @@ export function helpText(version: string): string {
     '                           resumes from Last-Event-ID; Accept: application/json gives NDJSON',
     '  GET /v1/topics           streamable topics with partition counts',
     '  GET /healthz             200 when Kafka answers, 503 with a reason when not',
-    '  GET /metrics             Prometheus metrics',
-    '  GET /                    the demo page (?topic=name, default demo)',
+    '  GET /metrics             Prometheus metrics: only on the --metrics-port listener',
+    '  GET /                    the demo page (?topic=name, default demo): only with --demo',
     '',
     'With --jwt-secret or --jwks-url, streams and /v1/topics need a token: Authorization: Bearer <jwt>,',
     '?access_token=<jwt> or the kafka_sse_token cookie (browsers cannot set headers on EventSource).',
@@ -152,7 +164,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) return { command: 'help' };
   if (values.version) return { command: 'version' };
-  const [command = 'serve', ...rest] = parsed.positionals;
+  // No default command: a bare `kafka-sse` (or flags without `serve`) prints the usage instead of
+  // starting a server nobody asked for.
+  const [command, ...rest] = parsed.positionals;
+  if (command === undefined) throw new CliUsageError('No command given; to start the server run kafka-sse serve [flags]', { noCommand: true });
   if (command !== 'serve') throw new CliUsageError(`Unknown command "${command}"`);
   if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}"`);
 
@@ -175,6 +190,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   }
   const port = positiveInteger(text('port') ?? '6917', name('port'), true);
   if (port > 65535) throw new CliUsageError(`--port must be at most 65535, got ${port}`);
+  const metricsPortText = text('metrics-port');
+  const metricsPort = metricsPortText === undefined ? undefined : positiveInteger(metricsPortText, name('metrics-port'), true);
+  if (metricsPort !== undefined && metricsPort > 65535) throw new CliUsageError(`--metrics-port must be at most 65535, got ${metricsPort}`);
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) throw new CliUsageError('--metrics-port must differ from --port');
+  if (text('metrics-host') !== undefined && metricsPort === undefined) throw new CliUsageError('--metrics-host needs --metrics-port');
   const allowed = text('allowed-topics');
   const allowedTopics = allowed === undefined ? undefined : list(allowed);
   if (allowedTopics) {
@@ -210,7 +230,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     config: {
       brokers,
       port,
-      host: text('host'),
+      host: text('host') ?? 'localhost',
+      metricsPort,
+      metricsHost: text('metrics-host') ?? 'localhost',
       allowedTopics,
       timestampIds: bool(setting('timestamp-ids') ?? false, name('timestamp-ids')),
       corsOrigin: text('cors-origin'),

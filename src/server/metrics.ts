@@ -1,5 +1,7 @@
-// Prometheus metrics for `GET /metrics`, fed only by the library's public hooks (`onStreamEnd`,
-// `onRequestError`, `kafkaEventHandlers`, `onProgress`), as any application could wire them.
+// Prometheus metrics for `GET /metrics` (on a listener of its own), fed only by the library's public
+// hooks (`onStreamEnd`, `onRequestError`, `kafkaEventHandlers`, `onProgress`), as any application could
+// wire them.
+import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { KafkaSseOptions, StreamSummary } from '../index.js';
 
@@ -88,4 +90,29 @@ export function createServerMetrics(sources: ServerMetricsSources = {}): ServerM
       return { body: await registry.metrics(), contentType: registry.contentType };
     },
   };
+}
+
+/**
+ * The listener of `GET /metrics` (`--metrics-port`): apart from the public port, so what only operators
+ * need is not served to the internet. It answers nothing else.
+ */
+export function createMetricsServer(metrics: Pick<ServerMetrics, 'render'>): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Use GET\n');
+      return;
+    }
+    metrics.render().then(
+      ({ body, contentType }) => {
+        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Metrics could not be collected\n'),
+    );
+  });
 }

@@ -40,7 +40,7 @@ import {
   UriTooLongError,
 } from './errors.js';
 import { logDestination } from './logDestination.js';
-import { createServerMetrics } from './metrics.js';
+import { createMetricsServer, createServerMetrics } from './metrics.js';
 import { StreamRegistry, settlesWithin } from './streams.js';
 
 /** Settings of `createKafkaSseServer`: the CLI's, all optional, plus hooks for programmatic use. */
@@ -72,8 +72,13 @@ export interface KafkaSseServer {
   readonly openStreams: number;
   /** The Prometheus registry behind `/metrics`. */
   readonly metrics: Registry;
-  /** Starts listening; resolves with the address (port 0 picks a free port). */
-  listen(): Promise<{ url: string; port: number; host: string }>;
+  /** The listener of `GET /metrics`, with `metricsPort` only: never the public port. */
+  readonly metricsServer: Server | undefined;
+  /**
+   * Starts listening (and the metrics listener, with `metricsPort`); resolves with the addresses (port 0
+   * picks a free port).
+   */
+  listen(): Promise<{ url: string; port: number; host: string; metricsUrl?: string }>;
   /**
    * Graceful shutdown: stops accepting, ends every stream cleanly (clients resume elsewhere from their
    * `Last-Event-ID`), closes Kafka connections. Resolves true if everything finished within the grace time.
@@ -189,7 +194,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
   const kafka = serverKafka(options.brokers ?? ['localhost:9092'], logger);
   const client = sharedClient(kafka);
   const registry = new StreamRegistry();
-  const staticFiles = loadStatic();
+  const staticFiles = options.demo ? loadStatic() : new Map<string, { body: Buffer; type: string }>();
   const healthTimeoutMs = options.healthTimeoutMs ?? 2000;
   const metrics = createServerMetrics({ logLinesDropped: () => logs?.droppedLines ?? 0 });
   const authorize =
@@ -317,15 +322,6 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     },
   };
 
-  const metricsRoute: Route = {
-    methods: ['GET'],
-    async handle(_req, res) {
-      const { body, contentType } = await metrics.render();
-      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
-      res.end(body);
-    },
-  };
-
   const staticRoute: Route = {
     methods: ['GET'],
     handle(_req, res, match) {
@@ -358,9 +354,13 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     [/^\/v1\/stream\/([^/]*)$/, stream],
     [/^\/v1\/topics$/, topicsRoute],
     [/^\/healthz$/, healthz],
-    [/^\/metrics$/, metricsRoute],
-    [/^\/(?:demo\.js|demo\.css)?$/, staticRoute],
-    ...(options.demo ? ([[/^\/demo\/drop$/, drop]] as Array<[RegExp, Route]>) : []),
+    // What only operators need stays off the public port: the demo with --demo, metrics on their own listener.
+    ...(options.demo
+      ? ([
+          [/^\/(?:demo\.js|demo\.css)?$/, staticRoute],
+          [/^\/demo\/drop$/, drop],
+        ] as Array<[RegExp, Route]>)
+      : []),
   ];
 
   function corsHeaders(res: ServerResponse): void {
@@ -471,6 +471,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     socket.end(rawErrorResponse(error, { Allow: 'GET, HEAD' }));
   });
 
+  const metricsServer = options.metricsPort === undefined ? undefined : createMetricsServer(metrics);
+
   async function close(): Promise<boolean> {
     closing ??= (async () => {
       const started = Date.now();
@@ -483,6 +485,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
       const idle = await settlesWithin(serverClosed, Math.max(0, graceMs - (Date.now() - started)));
       if (!idle) server.closeAllConnections();
       await settlesWithin(closeSharedClient(kafka), 1000);
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       logger.info({ ms: Date.now() - started, clean: streamsEnded && idle }, 'shut down');
       return streamsEnded && idle;
     })();
@@ -497,19 +501,35 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
       return registry.size;
     },
     metrics: metrics.registry,
-    listen() {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port ?? DEFAULT_PORT, options.host, () => {
-          server.off('error', reject);
-          const { port, address } = server.address() as AddressInfo;
-          const shown = !options.host || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
-          const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
-          logger.info({ url, address, port, brokers: options.brokers ?? ['localhost:9092'], demo: options.demo === true }, 'listening');
-          resolve({ url, port, host: address });
-        });
-      });
+    metricsServer,
+    async listen() {
+      const host = options.host ?? 'localhost';
+      const { port, address } = await listenOn(server, options.port ?? DEFAULT_PORT, host);
+      const url = urlOf(host, port);
+      const metricsHost = options.metricsHost ?? 'localhost';
+      const metricsUrl = metricsServer && `${urlOf(metricsHost, (await listenOn(metricsServer, options.metricsPort!, metricsHost)).port)}metrics`;
+      logger.info(
+        { url, address, port, ...(metricsUrl ? { metricsUrl } : {}), brokers: options.brokers ?? ['localhost:9092'], demo: options.demo === true },
+        'listening',
+      );
+      return { url, port, host: address, ...(metricsUrl ? { metricsUrl } : {}) };
     },
     close,
   };
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** The URL to show for a listener: a wildcard address is shown as localhost. */
+function urlOf(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
 }

@@ -30,17 +30,17 @@ type LogLine = { level: number; msg: string } & Record<string, unknown>;
 async function startServer(options: KafkaSseServerOptions = {}, warm = false) {
   const logs: LogLine[] = [];
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const server = createKafkaSseServer({ brokers: testBrokers(), port: 0, host: '127.0.0.1', logger, shutdownGraceMs: 500, ...options });
-  const { port } = await server.listen();
+  const server = createKafkaSseServer({ brokers: testBrokers(), port: 0, host: '127.0.0.1', metricsPort: 0, logger, shutdownGraceMs: 500, ...options });
+  const { port, metricsUrl } = await server.listen();
   after(() => server.close());
   const url = `http://127.0.0.1:${port}`;
   if (warm) {
     const first = await httpStream(`${url}/v1/stream/${topicA}`);
-    await until(async () => (await metric(url, 'kafka_sse_fetch_duration_seconds_count')) > 0, 'a first fetch');
+    await until(async () => (await metric(metricsUrl!, 'kafka_sse_fetch_duration_seconds_count')) > 0, 'a first fetch');
     first.close();
     await until(() => server.openStreams === 0, 'the warm-up stream closed');
   }
-  return { server, port, url, logs };
+  return { server, port, url, metricsUrl: metricsUrl!, logs };
 }
 
 
@@ -125,14 +125,14 @@ function spyOnKafka(server: { kafka: Parameters<typeof sharedClient>[0] }): Arra
 
 /** What `kafka-sse serve` uses when given no flags. */
 function cliDefaults(): ServeConfig {
-  const cli = parseCli([], {});
+  const cli = parseCli(['serve'], {});
   assert.equal(cli.command, 'serve');
   return (cli as { config: ServeConfig }).config;
 }
 
-/** A Prometheus sample's value (0 when absent). */
-async function metric(url: string, series: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+/** A Prometheus sample's value (0 when absent), from the server's metrics listener. */
+async function metric(metricsUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
@@ -143,7 +143,7 @@ test('--max-connections: the stream over the limit gets 503 with Retry-After, be
   const first = await httpStream(`${limited.url}/v1/stream/${topicA}`);
   assert.equal(first.status, 200);
   await first.until((t) => t.includes('id: '));
-  const openedBefore = await metric(limited.url, 'kafka_sse_streams_opened_total');
+  const openedBefore = await metric(limited.metricsUrl, 'kafka_sse_streams_opened_total');
 
   // Over the limit, for a topic that exists and one that does not: if Kafka were asked, the second
   // would be a 404 (and the first would resolve offsets). Both are 503, and the client was not called
@@ -161,8 +161,8 @@ test('--max-connections: the stream over the limit gets 503 with Retry-After, be
   const during = calls.slice(mark);
   assert.deepEqual(during.filter((c) => c.method !== 'fetch'), [], 'no connect, metadata or offset lookups');
   assert.deepEqual(during.filter((c) => c.topics.some((t) => t !== topicA)), [], 'the only fetches are the open stream\'s');
-  assert.equal(await metric(limited.url, 'kafka_sse_streams_opened_total'), openedBefore, 'no stream was started');
-  assert.equal(await metric(limited.url, 'kafka_sse_errors_total{code="KSSE_TOO_MANY_CONNECTIONS"}'), 2);
+  assert.equal(await metric(limited.metricsUrl, 'kafka_sse_streams_opened_total'), openedBefore, 'no stream was started');
+  assert.equal(await metric(limited.metricsUrl, 'kafka_sse_errors_total{code="KSSE_TOO_MANY_CONNECTIONS"}'), 2);
   assert.ok(!(await (await fixtureKafka().admin).listTopics()).includes(ghost), 'the ghost topic was not created');
   assert.equal(limited.logs.filter((l) => l.code === 'KSSE_TOO_MANY_CONNECTIONS').length, 2, 'each refusal is logged');
 
@@ -181,7 +181,7 @@ test('--max-connections under a burst: exactly the limit is admitted, every othe
   for (const s of streams) s.close();
   assert.deepEqual(statuses, [...Array(3).fill(200), ...Array(9).fill(503)]);
   await until(() => limited.server.openStreams === 0, 'every stream closed');
-  assert.equal(await metric(limited.url, 'kafka_sse_active_streams'), 0);
+  assert.equal(await metric(limited.metricsUrl, 'kafka_sse_active_streams'), 0);
 });
 
 test('the per-address limit is off by default; on, a second stream from the same address gets 429', async () => {

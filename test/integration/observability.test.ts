@@ -30,10 +30,10 @@ type LogLine = { level: number; msg: string } & Record<string, unknown>;
 async function startServer(options: KafkaSseServerOptions = {}) {
   const logs: LogLine[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const server = createKafkaSseServer({ brokers: testBrokers(), port: 0, host: '127.0.0.1', logger, shutdownGraceMs: 500, ...options });
-  const { port } = await server.listen();
+  const server = createKafkaSseServer({ brokers: testBrokers(), port: 0, host: '127.0.0.1', metricsPort: 0, logger, shutdownGraceMs: 500, ...options });
+  const { port, metricsUrl } = await server.listen();
   after(() => server.close());
-  return { server, port, url: `http://127.0.0.1:${port}`, logs };
+  return { server, port, url: `http://127.0.0.1:${port}`, metricsUrl: metricsUrl!, logs };
 }
 
 
@@ -48,8 +48,9 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-async function scrape(url: string): Promise<Map<string, number>> {
-  const res = await fetch(`${url}/metrics`);
+/** The metrics listener's exposition (`metricsPort`: never the public port). */
+async function scrape(metricsUrl: string): Promise<Map<string, number>> {
+  const res = await fetch(metricsUrl);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   return samples(await res.text());
@@ -152,21 +153,21 @@ test('a record that does not deserialize is skipped with a warning naming it; th
 
 test('/metrics: active streams, streams opened and closed by reason, events and bytes, errors by code, fetch latency', async () => {
   const app = await startServer();
-  const before = await scrape(app.url);
+  const before = await scrape(app.metricsUrl);
   for (const name of ['kafka_sse_active_streams', 'kafka_sse_streams_opened_total', 'kafka_sse_events_sent_total', 'kafka_sse_bytes_sent_total', 'kafka_sse_fetch_duration_seconds_count']) {
     assert.ok(before.has(name), `${name} is exposed from the start`);
   }
 
   const stream = await openStream(`${app.url}/v1/stream/${topic}`, { 'Last-Event-ID': FROM_START });
   await stream.until((t) => messageOffsets(t).length >= 3);
-  const during = await scrape(app.url);
+  const during = await scrape(app.metricsUrl);
   assert.equal(delta(before, during, 'kafka_sse_active_streams'), 1);
   assert.equal(delta(before, during, 'kafka_sse_streams_opened_total'), 1);
   assert.equal(delta(before, during, 'kafka_sse_events_sent_total'), 3, 'events are counted as they pass');
   // A caught-up stream long-polls Kafka (up to 500 ms a round): let one round complete.
-  await until(async () => (await scrape(app.url)).get('kafka_sse_fetch_duration_seconds_bucket{le="1"}')! >= 2, 'two fetches observed');
+  await until(async () => (await scrape(app.metricsUrl)).get('kafka_sse_fetch_duration_seconds_bucket{le="1"}')! >= 2, 'two fetches observed');
   stream.close();
-  await until(async () => (await scrape(app.url)).get('kafka_sse_active_streams') === 0, 'the stream closed');
+  await until(async () => (await scrape(app.metricsUrl)).get('kafka_sse_active_streams') === 0, 'the stream closed');
 
   const refusals: Array<[string, RequestInit, string]> = [
     [`/v1/stream/${topic}`, { headers: { 'Last-Event-ID': 'nope' } }, 'KSSE_INVALID_ASSIGNMENT'],
@@ -177,7 +178,7 @@ test('/metrics: active streams, streams opened and closed by reason, events and 
     ['/nowhere', {}, 'KSSE_NOT_FOUND'],
   ];
   for (const [path, init] of refusals) await (await fetch(`${app.url}${path}`, init)).body?.cancel();
-  const done = await scrape(app.url);
+  const done = await scrape(app.metricsUrl);
 
   assert.equal(delta(before, done, 'kafka_sse_streams_opened_total'), 1);
   assert.equal(delta(before, done, 'kafka_sse_streams_closed_total{reason="client disconnected"}'), 1);
@@ -197,7 +198,7 @@ test('/metrics: active streams, streams opened and closed by reason, events and 
 
 test('/metrics counts refusals the HTTP parser answers (431, 408, CONNECT) too', async () => {
   const app = await startServer({ headersTimeoutMs: 300 });
-  const before = await scrape(app.url);
+  const before = await scrape(app.metricsUrl);
   const big = await new Promise<number>((resolve, reject) => {
     const req = request(`${app.url}/healthz`, { headers: { 'x-big': 'y'.repeat(40_000) }, agent: false }, (res) => {
       res.resume();
@@ -222,7 +223,7 @@ test('/metrics counts refusals the HTTP parser answers (431, 408, CONNECT) too',
     });
   assert.equal(await raw('CONNECT 127.0.0.1:9092 HTTP/1.1\r\nHost: 127.0.0.1:9092\r\n\r\n'), 405);
   assert.equal(await raw('GET /healthz HTTP/1.1\r\nHost: x\r\n'), 408); // headers never finished
-  const done = await scrape(app.url);
+  const done = await scrape(app.metricsUrl);
   assert.equal(delta(before, done, 'kafka_sse_errors_total{code="KSSE_HEADER_TOO_LARGE"}'), 1);
   assert.equal(delta(before, done, 'kafka_sse_errors_total{code="KSSE_METHOD_NOT_ALLOWED"}'), 1);
   assert.equal(delta(before, done, 'kafka_sse_errors_total{code="KSSE_REQUEST_TIMEOUT"}'), 1);

@@ -24,7 +24,7 @@ test('with stdout no longer read, requests are answered, dropped log lines are c
   // as a shell's `> fifo` would give it.
   const reader = new Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
   const writer = openSync(fifo, constants.O_WRONLY);
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'debug'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_SOURCE, 'serve', '--port', '0', '--host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'debug'], {
     cwd: ROOT,
     env: { ...process.env, KAFKA_BROKERS: testBrokers().join(',') },
     stdio: ['ignore', writer, 'pipe'],
@@ -41,14 +41,14 @@ test('with stdout no longer read, requests are answered, dropped log lines are c
 
   // Read until the `listening` line, then stop reading for good.
   let read = '';
-  const port = await within(
-    new Promise<number>((resolve, reject) => {
+  const { port, metricsUrl } = await within(
+    new Promise<{ port: number; metricsUrl: string }>((resolve, reject) => {
       reader.on('data', (d: Buffer) => {
         read += d.toString();
         const line = read.split('\n').find((l) => l.includes('"msg":"listening"'));
         if (line === undefined) return;
         reader.pause();
-        resolve((JSON.parse(line) as { port: number }).port);
+        resolve(JSON.parse(line) as { port: number; metricsUrl: string });
       });
       void exited.then((e) => reject(new Error(`exited (${e.code ?? e.signal}) before listening:\n${stderr}`)));
     }),
@@ -71,7 +71,7 @@ test('with stdout no longer read, requests are answered, dropped log lines are c
       else stalled ??= String(r.reason);
     }
   }
-  const metrics = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(2000) }).then(
+  const metrics = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) }).then(
     (r) => r.text(),
     (err: unknown) => `no answer: ${String(err)}`,
   );

@@ -22,7 +22,7 @@ const [main, limited, perClient, lifetime, down, open] = await Promise.all([
   startCli(['--max-connections-per-client', '1']),
   startCli(['--max-lifetime', '1', '--timestamp-ids'], { HEARTBEAT_SECONDS: '0' }),
   startCli(['--brokers', '127.0.0.1:1']),
-  startCli([]),
+  startCli(['--metrics-port', '0']),
 ]);
 
 async function json(res: Response): Promise<Record<string, unknown>> {
@@ -213,7 +213,7 @@ test('methods other than GET/HEAD are 405 with Allow', async () => {
     ['POST', `/v1/stream/${topicA}`],
     ['DELETE', '/healthz'],
     ['PUT', '/v1/topics'],
-    ['PATCH', '/'],
+    ['PATCH', '/healthz'],
   ] as const) {
     const res = await fetch(`${open.url}${path}`, { method });
     assert.equal(res.status, 405, `${method} ${path}`);
@@ -226,7 +226,7 @@ test('methods other than GET/HEAD are 405 with Allow', async () => {
 });
 
 test('HEAD answers headers only, without opening a Kafka stream', async () => {
-  const page = await fetch(`${open.url}/`, { method: 'HEAD' });
+  const page = await fetch(`${main.url}/`, { method: 'HEAD' });
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   const stream = await fetch(`${open.url}/v1/stream/${topicA}`, { method: 'HEAD' });
@@ -342,18 +342,21 @@ test('--max-lifetime ends streams cleanly; --timestamp-ids puts timestamps in id
   assert.ok(!stream.text().includes(': heartbeat'), 'HEARTBEAT_SECONDS=0 turned heartbeats off');
 });
 
-test('GET / serves the demo page and its script; /demo/drop exists only with --demo', async () => {
-  const page = await fetch(`${open.url}/`);
+test('GET / serves the demo page and its script with --demo only; /demo/drop too', async () => {
+  const page = await fetch(`${main.url}/`);
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
   const html = await page.text();
   assert.match(html, /<script type="module" src="\/demo.js">/);
-  const script = await fetch(`${open.url}/demo.js`);
+  const script = await fetch(`${main.url}/demo.js`);
   assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
   assert.match(await script.text(), /new EventSource\(/);
-  const drop = await fetch(`${open.url}/demo/drop`, { method: 'POST' });
-  assert.equal(drop.status, 404);
-  await drop.body?.cancel();
+  // Without --demo, none of it exists.
+  for (const [method, path] of [['GET', '/'], ['GET', '/demo.js'], ['POST', '/demo/drop']] as const) {
+    const res = await fetch(`${open.url}${path}`, { method });
+    assert.equal(res.status, 404, `${method} ${path} without --demo`);
+    assertError(await json(res), 'KSSE_NOT_FOUND', 404);
+  }
 });
 
 /** The value of one sample in Prometheus text (0 when absent). */
@@ -362,9 +365,19 @@ function sample(text: string, series: string): number {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
+test('GET /metrics is served on the --metrics-port listener only, on localhost', async () => {
+  assert.match(open.metricsUrl ?? '', /^http:\/\/localhost:\d+\/metrics$/);
+  assert.notEqual(new URL(open.metricsUrl!).port, String(open.port));
+  const onPublicPort = await fetch(`${open.url}/metrics`);
+  assert.equal(onPublicPort.status, 404);
+  assertError(await json(onPublicPort), 'KSSE_NOT_FOUND', 404);
+  assert.equal(main.metricsUrl, undefined, 'no metrics listener without --metrics-port');
+  assert.equal((await fetch(new URL('/healthz', open.metricsUrl))).status, 404, 'the metrics listener answers /metrics only');
+});
+
 test('GET /metrics counts streams, events, bytes and errors in Prometheus format', async () => {
   const scrape = async () => {
-    const res = await fetch(`${open.url}/metrics`);
+    const res = await fetch(open.metricsUrl!);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     return res.text();
@@ -400,6 +413,8 @@ const EVERY_FLAG = [
   ['--brokers', 'KAFKA_BROKERS'],
   ['--port', 'PORT'],
   ['--host', 'HOST'],
+  ['--metrics-port', 'METRICS_PORT'],
+  ['--metrics-host', 'METRICS_HOST'],
   ['--allowed-topics', 'ALLOWED_TOPICS'],
   ['--timestamp-ids', 'TIMESTAMP_IDS'],
   ['--cors-origin', 'CORS_ORIGIN'],
@@ -439,6 +454,19 @@ test('bad flags exit with status 2 and a message', async () => {
   const shortSecret = await runCli(['serve'], { JWT_SECRET: 'too-short' });
   assert.equal(shortSecret.code, 2);
   assert.match(shortSecret.stderr, /32 bytes/);
+  const metricsHostAlone = await runCli(['serve', '--metrics-host', '0.0.0.0']);
+  assert.equal(metricsHostAlone.code, 2);
+  assert.match(metricsHostAlone.stderr, /--metrics-host needs --metrics-port/);
+});
+
+test('kafka-sse with no command prints the usage and exits 2 instead of serving', async () => {
+  for (const args of [[], ['--brokers', 'localhost:9092']]) {
+    const { code, stdout, stderr } = await runCli(args, {}, 20_000, BIN);
+    assert.equal(code, 2, `kafka-sse ${args.join(' ')}`);
+    assert.equal(stdout, '');
+    assert.match(stderr, /^Usage: kafka-sse serve \[flags\]$/m);
+    assert.match(stderr, /No command given/);
+  }
 });
 
 /** Rejects if `promise` has not settled within `ms`. */

@@ -15,8 +15,8 @@ import { pino } from 'pino';
 import { createKafkaSseServer } from ${JSON.stringify(`${ROOT}/src/server/server.ts`)};
 const [topic, count, brokers, warm] = process.argv.slice(1);
 const brokerPorts = new Set(brokers.split(',').map((b) => Number(b.split(':').at(-1))));
-const server = createKafkaSseServer({ brokers: brokers.split(','), port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), shutdownGraceMs: 500 });
-const { port } = await server.listen();
+const server = createKafkaSseServer({ brokers: brokers.split(','), port: 0, host: '127.0.0.1', metricsPort: 0, logger: pino({ level: 'silent' }), shutdownGraceMs: 500 });
+const { port, metricsUrl } = await server.listen();
 const open = () => new Promise((resolve, reject) => {
   const req = request('http://127.0.0.1:' + port + '/v1/stream/' + topic, { agent: false }, (res) => {
     let text = '';
@@ -27,7 +27,7 @@ const open = () => new Promise((resolve, reject) => {
   req.on('error', reject);
   req.end();
 });
-const fetched = async () => /kafka_sse_fetch_duration_seconds_count (\\d+)/.exec(await (await fetch('http://127.0.0.1:' + port + '/metrics')).text())?.[1];
+const fetched = async () => /kafka_sse_fetch_duration_seconds_count (\\d+)/.exec(await (await fetch(metricsUrl)).text())?.[1];
 const waitFor = async (check) => { const end = Date.now() + 10000; while (!(await check())) { if (Date.now() > end) throw new Error('timeout'); await new Promise((r) => setTimeout(r, 20)); } };
 if (warm === 'warm') {
   const first = await open();

@@ -20,6 +20,8 @@ export interface Exit {
 export interface CliServer {
   url: string;
   port: number;
+  /** `GET /metrics` on the metrics listener, when started with `--metrics-port`. */
+  metricsUrl: string | undefined;
   child: ChildProcess;
   /** The server's pino lines, parsed. */
   logs: Array<Record<string, unknown>>;
@@ -63,6 +65,7 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}, time
   let stderr = '';
   let pending = '';
   const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let metricsUrl: string | undefined;
   const listening = new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       pending += d.toString();
@@ -73,7 +76,10 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}, time
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
-          if (entry.msg === 'listening') resolve(entry.port as number);
+          if (entry.msg === 'listening') {
+            metricsUrl = entry.metricsUrl as string | undefined;
+            resolve(entry.port as number);
+          }
         } catch {
           stderr += `${line}\n`;
         }
@@ -100,7 +106,7 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}, time
       timer = setTimeout(() => reject(new Error(`kafka-sse did not listen within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
-  return { url: `http://127.0.0.1:${port}`, port, child, logs, stderr: () => stderr, exited, stop };
+  return { url: `http://127.0.0.1:${port}`, port, metricsUrl, child, logs, stderr: () => stderr, exited, stop };
 }
 
 /** One parsed SSE block: `event`, `id`, `data`, or a comment. */
