@@ -4,6 +4,7 @@
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { kafkaVersion, runningVersion } from '../scripts/lib/kafkaHarness.js';
+import { compression, type CompressionResult } from './scenarios/compression.js';
 import { drain, type DrainResult } from './scenarios/drain.js';
 import { timeToFirstEvent, type FirstEventResult } from './scenarios/firstEvent.js';
 import { idle, type IdleResult } from './scenarios/idle.js';
@@ -14,7 +15,7 @@ import { BROKERS, Fixtures, REFERENCE_GROUP_PREFIX, progress, withTimeout } from
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const json = args.includes('--json');
-const SCENARIOS = ['firstEvent', 'drain', 'latency', 'slowClient', 'idle'] as const;
+const SCENARIOS = ['firstEvent', 'drain', 'latency', 'slowClient', 'idle', 'compression'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = new Set<Scenario>(onlyArg ? (onlyArg.slice(7).split(',') as Scenario[]) : SCENARIOS);
@@ -43,6 +44,7 @@ async function main() {
     latency?: LatencyResult;
     slowClient?: SlowClientResult;
     idle?: IdleResult;
+    compression?: CompressionResult;
     groups?: { before: number; newByStreaming: string[]; newByReference: number; newByOthers: string[] };
   } = {};
   try {
@@ -59,6 +61,7 @@ async function main() {
     await run('latency', latency);
     await run('slowClient', slowClient);
     await run('idle', idle);
+    await run('compression', compression);
     // Groups created while the bench streamed: kafka-sse's server uses client id kafka-sse-bench-server
     // (or KafkaSSE-<id> per connection); the reference consumers use a known prefix. Anything else was
     // made by another client of the same broker during the run and is listed, not counted.
@@ -164,6 +167,28 @@ async function main() {
       target: '≤ 50 KiB each, CPU near zero (≤ 2 % of a core)',
       pass: id.rssPerStream <= 50 * 1024 && id.cpuPercent <= 2,
     });
+  }
+
+  if (results.compression) {
+    // Response compression (`compress`), against the same stream uncompressed in the same run.
+    const cases = results.compression.cases;
+    const of = (data: string, per: number, coding: string) => cases.find((c) => c.data === data && c.eventsPerChunk === per && c.coding === coding)!;
+    const figures = (c: { bytesPerEvent: number; cpuMicrosPerEvent: number }) => `${c.bytesPerEvent.toFixed(0)} B/event, ${c.cpuMicrosPerEvent.toFixed(1)} µs CPU/event`;
+    for (const data of ['bench', 'demo'] as const) {
+      for (const per of [1, 100]) {
+        const plain = of(data, per, 'identity');
+        const gzip = of(data, per, 'gzip');
+        const br = of(data, per, 'br');
+        rows.push({
+          figure: `response compression, ${data === 'bench' ? 'bench records (~300 B JSON)' : 'demo shop events'}, ${per === 1 ? 'live: 1 event per flush' : 'catching up: 100 events per flush'}`,
+          result: `gzip-6 ${figures(gzip)}; br-4 ${figures(br)}`,
+          reference: `uncompressed, same run: ${figures(plain)}`,
+          ratio: `gzip ${(gzip.bytesPerEvent / plain.bytesPerEvent).toFixed(3)}, br ${(br.bytesPerEvent / plain.bytesPerEvent).toFixed(3)} of the bytes`,
+          target: 'gzip ≤ 0.25 of the bytes',
+          pass: gzip.bytesPerEvent <= 0.25 * plain.bytesPerEvent,
+        });
+      }
+    }
   }
 
   const require = createRequire(import.meta.url);

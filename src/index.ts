@@ -24,6 +24,8 @@ export { defaultStages, streamFraming } from './pipeline.js';
 export type { DefaultStagesOptions, StreamFramingOptions } from './pipeline.js';
 export { sink } from './stages/sink.js';
 export { webSink } from './stages/webSink.js';
+export { compress, negotiateEncoding } from './stages/compress.js';
+export type { CompressOptions, StreamEncoding } from './stages/compress.js';
 export type { WebSinkOptions } from './stages/webSink.js';
 export { KafkaClient, sharedClient, closeSharedClient } from './kafka/client.js';
 export type { ClientTuning } from './kafka/client.js';

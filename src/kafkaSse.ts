@@ -16,6 +16,7 @@ import type { Filterer } from './stages/filter.js';
 import type { StreamCounters } from './stages/meter.js';
 import { encodeEvent } from './stages/sseEncode.js';
 import { sink } from './stages/sink.js';
+import { compress, negotiateEncoding, type CompressOptions, type StreamEncoding } from './stages/compress.js';
 import { webSink } from './stages/webSink.js';
 import type { DeserializedRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
 
@@ -89,6 +90,12 @@ export interface KafkaSseOptions extends ParseLimits {
   onProgress?: (sent: { events: number; bytes: number }) => void;
   /** Called once per request refused before streaming. */
   onRequestError?: (error: KafkaSseError, req: RequestLike) => void;
+  /**
+   * Compress streams for clients that send `Accept-Encoding: gzip` or `br` (gzip preferred), flushed
+   * after every batch and heartbeat so no event waits: `true`, or `{ gzip, br }` levels (false: not
+   * offered). Off by default. Byte counts (`onProgress`, summaries) are before compression.
+   */
+  compress?: boolean | CompressOptions;
 }
 
 /** What happened on one stream, reported to `onStreamEnd` and logged when it closes. */
@@ -384,11 +391,24 @@ function validateOptions(options: KafkaSseOptions): void {
   for (const name of FUNCTION_OPTIONS) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`kafka-sse: option ${name} must be a function`);
   }
+  validateCompress(options.compress);
   if (options.allowedTopics !== undefined && (!Array.isArray(options.allowedTopics) || options.allowedTopics.some((t) => typeof t !== 'string'))) {
     throw new TypeError('kafka-sse: option allowedTopics must be an array of topic names');
   }
   for (const type of Object.keys(options.kafkaEventHandlers ?? {})) {
     if (!EVENT_TYPES.has(type)) throw new TypeError(`kafka-sse: kafkaEventHandlers has no event ${type}; the events are ${[...EVENT_TYPES].join(', ')}`);
+  }
+}
+
+function validateCompress(compress: KafkaSseOptions['compress']): void {
+  if (compress === undefined || typeof compress === 'boolean') return;
+  if (typeof compress !== 'object' || compress === null) throw new TypeError('kafka-sse: option compress must be true, false or { gzip, br }');
+  const ranges = { gzip: [1, 9], br: [0, 11] } as const;
+  for (const [coding, [min, max]] of Object.entries(ranges)) {
+    const level = compress[coding as keyof CompressOptions];
+    if (level !== undefined && level !== false && (!Number.isInteger(level) || level < min || level > max)) {
+      throw new TypeError(`kafka-sse: option compress.${coding} must be false or an integer ${min}–${max}, got ${String(level)}`);
+    }
   }
 }
 
@@ -489,23 +509,31 @@ async function serveNode(
   res.once('close', onClose);
   // A client that left while the stream was being set up.
   if (res.destroyed || req.socket?.destroyed) onClose();
+  const encoding = negotiateEncoding(req, options.compress);
   try {
-    res.writeHead(200, streamHeaders(prepared.ndjson));
+    res.writeHead(200, streamHeaders(prepared.ndjson, options.compress, encoding));
     res.flushHeaders();
-    await sink(res)(stream.chunks());
+    await sink(res)(compressed(stream.chunks(), options.compress, encoding));
   } finally {
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
   }
 }
 
-function streamHeaders(ndjson: boolean): Record<string, string> {
+function streamHeaders(ndjson: boolean, compression?: KafkaSseOptions['compress'], encoding?: StreamEncoding): Record<string, string> {
   return {
     'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    ...(compression ? { vary: 'Accept-Encoding' } : {}),
+    ...(encoding ? { 'content-encoding': encoding } : {}),
   };
+}
+
+/** The stream's chunks through the negotiated compressor (src/stages/compress.ts), or as they are. */
+function compressed(chunks: AsyncIterable<string | Uint8Array>, compression: KafkaSseOptions['compress'], encoding: StreamEncoding | undefined) {
+  return encoding ? compress(encoding, typeof compression === 'object' ? compression : {})(chunks) : chunks;
 }
 
 /**
@@ -639,7 +667,8 @@ async function serveFetch(
   const stream = new StreamLife(prepared, options, undefined, ctx.closing);
   if (request.signal?.aborted) stream.end('client disconnected');
   request.signal?.addEventListener('abort', () => stream.end('client disconnected'), { once: true });
-  const headers = streamHeaders(prepared.ndjson);
+  const encoding = negotiateEncoding(req, options.compress);
+  const headers = streamHeaders(prepared.ndjson, options.compress, encoding);
   delete headers.connection; // a hop-by-hop header: fetch-style runtimes set it themselves
-  return new Response(webSink(stream.chunks(), { onCancel: () => stream.end('client disconnected') }), { status: 200, headers });
+  return new Response(webSink(compressed(stream.chunks(), options.compress, encoding), { onCancel: () => stream.end('client disconnected') }), { status: 200, headers });
 }

@@ -26,6 +26,8 @@ export interface ServeConfig {
   corsOrigin: string | undefined;
   /** Seconds of silence before a heartbeat comment (0: none). */
   heartbeatSeconds: number;
+  /** Compress streams for clients that accept gzip or br, flushed at every batch (off by default). */
+  compress: boolean;
   /** Streams open at once; one more gets 503 with `Retry-After`. */
   maxConnections: number | undefined;
   /** Streams open at once per client address. */
@@ -77,6 +79,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'timestamp-ids', env: 'TIMESTAMP_IDS', type: 'boolean', default: 'off', description: 'event ids carry timestamps instead of offsets (to resume on another cluster)' },
   { flag: 'cors-origin', env: 'CORS_ORIGIN', type: 'string', value: 'origin', default: 'off', description: 'send Access-Control-Allow-Origin with this value (* or https://app.example)' },
   { flag: 'heartbeat', env: 'HEARTBEAT_SECONDS', type: 'string', value: 'seconds', default: '15', description: 'heartbeat comment after this much silence on a stream (0: none)' },
+  { flag: 'compress', env: 'COMPRESS', type: 'boolean', default: 'off', description: 'gzip (or br) streams for clients that accept it, flushed at every batch' },
   { flag: 'max-connections', env: 'MAX_CONNECTIONS', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once; one more gets 503 with Retry-After' },
   { flag: 'max-connections-per-client', env: 'MAX_CONNECTIONS_PER_CLIENT', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once per client address' },
   { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
@@ -237,6 +240,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       timestampIds: bool(setting('timestamp-ids') ?? false, name('timestamp-ids')),
       corsOrigin: text('cors-origin'),
       heartbeatSeconds: seconds(text('heartbeat') ?? '15', name('heartbeat')),
+      compress: bool(setting('compress') ?? false, name('compress')),
       maxConnections: optionalInteger('max-connections'),
       maxConnectionsPerClient: optionalInteger('max-connections-per-client'),
       maxLifetimeSeconds: maxLifetime === undefined ? undefined : seconds(maxLifetime, name('max-lifetime')),

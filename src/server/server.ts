@@ -225,6 +225,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.allowedTopics ? { allowedTopics: options.allowedTopics } : {}),
     useTimestampForId: options.timestampIds === true,
     heartbeatMs: Math.round((options.heartbeatSeconds ?? 15) * 1000),
+    ...(options.compress ? { compress: true } : {}),
     ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
