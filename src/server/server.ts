@@ -16,6 +16,7 @@ import {
   closeSharedClient,
   filter,
   kafkaSse,
+  negotiateEncoding,
   parseAssignments,
   parseLastEventId,
   parseTimestamp,
@@ -282,7 +283,14 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         if (typeof lastEventId === 'string') parseLastEventId(lastEventId);
         else parseAssignments(topics);
         const ndjson = streamFormat(req) === 'ndjson';
-        res.writeHead(200, { 'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        const encoding = negotiateEncoding(req, options.compress);
+        res.writeHead(200, {
+          'content-type': ndjson ? 'application/json; charset=utf-8' : 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          // The coding the GET would get (RFC 9110 §9.3.2: a HEAD's headers are its GET's).
+          ...(options.compress ? { vary: 'Accept-Encoding' } : {}),
+          ...(encoding ? { 'content-encoding': encoding } : {}),
+        });
         res.end();
         return;
       }

@@ -83,6 +83,15 @@ test('--compress: a request without Accept-Encoding gets the stream uncompressed
   await stream.until('retry:');
 });
 
+test('--compress: a HEAD answers the Content-Encoding and Vary its GET would get', async () => {
+  const { url } = await compressingServer();
+  const topic = await createTopic(1, 'compress-head');
+  const head = await fetch(`${url}/v1/stream/${topic}`, { method: 'HEAD', headers: { accept: 'text/event-stream', 'accept-encoding': 'br' } });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-encoding'), 'br');
+  assert.match(head.headers.get('vary') ?? '', /accept-encoding/i);
+});
+
 test("--compress: Chromium's EventSource gets a compressed stream and its first event within a second of produce", async (t) => {
   const { url } = await compressingServer();
   const topic = await createTopic(1, 'compress-browser');

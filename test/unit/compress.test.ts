@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createBrotliDecompress, createGunzip, gunzipSync, brotliDecompressSync, type BrotliDecompress, type Gunzip } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { parseCli } from '../../src/server/config.js';
 import { compress, negotiateEncoding, type StreamEncoding } from '../../src/stages/compress.js';
+import { sink } from '../../src/stages/sink.js';
 
 const req = (acceptEncoding?: string) => ({ headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } });
 
@@ -80,4 +83,32 @@ test('compress pulls one chunk from its source per chunk it yields (backpressure
   await iterator.next();
   assert.equal(pulled, 2);
   await iterator.return(undefined);
+});
+
+test('compress before the Node sink: a client that does not read stops the source after a chunk or two', async () => {
+  let pulled = 0;
+  const source = (async function* () {
+    for (let n = 0; n < 1000; n++) {
+      pulled++;
+      yield `data: ${'x'.repeat(1000)} ${n}\n\n`;
+    }
+  })();
+  // A socket that never drains: write() returns false at once, and no 'drain' ever comes.
+  const stalled = new Writable({ highWaterMark: 1, write: () => {} });
+  const done = sink(stalled)(compress('gzip')(source));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // time for a runaway pull to show
+  assert.ok(pulled <= 2, `the source was pulled ${pulled} times while the client read nothing`);
+  stalled.destroy();
+  await done;
+});
+
+test('kafka-sse serve --compress (or COMPRESS=1) turns compression on; off by default', () => {
+  const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const parsed = parseCli(argv, env);
+    assert.equal(parsed.command, 'serve');
+    return parsed.command === 'serve' ? parsed.config : undefined;
+  };
+  assert.equal(config(['serve'])?.compress, false);
+  assert.equal(config(['serve', '--compress'])?.compress, true);
+  assert.equal(config(['serve'], { COMPRESS: '1' })?.compress, true);
 });
