@@ -6,6 +6,7 @@ export type { ConsumeOptions } from './stages/consume.js';
 export type { Source, RecordSource, StartPosition, FetchedPartition, FetchOptions } from './source/source.js';
 export { deserialize, jsonDeserializer } from './stages/deserialize.js';
 export type { Deserializer, DeserializeOptions } from './stages/deserialize.js';
+export { TombstoneRecord, isTombstone } from './stages/rawJsonRecord.js';
 export { filter } from './stages/filter.js';
 export type { Filterer } from './stages/filter.js';
 export { urlFilter, MAX_FILTER_CONDITIONS, MAX_FILTER_PATH_DEPTH, MAX_FILTER_VALUE_BYTES } from './stages/urlFilter.js';

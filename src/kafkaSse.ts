@@ -53,6 +53,8 @@ export interface KafkaSseOptions extends ParseLimits {
   transform?: Stage<RecordBatch<DeserializedRecord>, RecordBatch<DeserializedRecord>>;
   /** Event ids carry timestamps instead of offsets (for crossing between Kafka clusters). */
   useTimestampForId?: boolean;
+  /** Tombstones (null values): `'skip'` (default), or `'delete'`: sent as `event: delete` with data `{ _kafka }`. */
+  tombstones?: 'skip' | 'delete';
   /** Answers errors found before the stream starts. Default: JSON body with the error's status. */
   connectErrorHandler?: (error: KafkaSseError, req: IncomingMessage, res: ServerResponse) => void;
   /** pino-compatible logger; each connection logs through `logger.child({ connectionId })`. */
@@ -392,6 +394,9 @@ function validateOptions(options: KafkaSseOptions): void {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`kafka-sse: option ${name} must be a function`);
   }
   validateCompress(options.compress);
+  if (options.tombstones !== undefined && options.tombstones !== 'skip' && options.tombstones !== 'delete') {
+    throw new TypeError(`kafka-sse: option tombstones must be 'skip' or 'delete', got ${String(options.tombstones)}`);
+  }
   if (options.allowedTopics !== undefined && (!Array.isArray(options.allowedTopics) || options.allowedTopics.some((t) => typeof t !== 'string'))) {
     throw new TypeError('kafka-sse: option allowedTopics must be an array of topic names');
   }
@@ -590,6 +595,7 @@ class StreamLife {
           ...(options.deserializer ? { deserializer: options.deserializer } : {}),
           ...(options.filterer ? { filterer: options.filterer } : {}),
           ...(options.transform ? { transform: options.transform } : {}),
+          ...(options.tombstones ? { tombstones: options.tombstones } : {}),
         }),
         streamFraming({
           format,

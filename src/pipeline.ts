@@ -29,6 +29,8 @@ export interface DefaultStagesOptions {
   transform?: Stage<RecordBatch<DeserializedRecord>, RecordBatch<DeserializedRecord>>;
   /** Event ids carry timestamps instead of offsets. */
   useTimestampForId?: boolean;
+  /** Tombstones: skipped (default) or sent as `event: delete` with data `{ _kafka }` (see `deserialize`). */
+  tombstones?: 'skip' | 'delete';
   /** The start timestamp of a stream that began at a point in time (for timestamp ids before the first record). */
   startTimestamp?: number;
   /** Where skipped records are reported. */
@@ -48,6 +50,7 @@ export function defaultStages(options: DefaultStagesOptions): Stage<RecordBatch<
   return (source) => {
     const deserialized = deserialize({
       rawJson: raw,
+      ...(options.tombstones ? { tombstones: options.tombstones } : {}),
       ...(options.deserializer ? { deserializer: options.deserializer } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     })(source);

@@ -34,6 +34,8 @@ export interface ServeConfig {
   maxConnectionsPerClient: number | undefined;
   /** Streams end cleanly after this many seconds; clients resume by themselves. */
   maxLifetimeSeconds: number | undefined;
+  /** Tombstones skipped (default) or sent as `event: delete`. */
+  tombstones?: 'skip' | 'delete';
   logLevel: LogLevel;
   /** Serves the demo page (`GET /`) and its drop-connection route (`POST /demo/drop`). */
   demo: boolean;
@@ -83,6 +85,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-connections', env: 'MAX_CONNECTIONS', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once; one more gets 503 with Retry-After' },
   { flag: 'max-connections-per-client', env: 'MAX_CONNECTIONS_PER_CLIENT', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once per client address' },
   { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
+  { flag: 'tombstones', env: 'TOMBSTONES', type: 'string', value: 'skip|delete', default: 'skip', description: 'tombstones (null values): skipped, or sent as event: delete with their _kafka' },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', value: 'level', default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "serve the demo page (GET /) and its drop-connection route (POST /demo/drop)" },
   { flag: 'jwt-secret', env: 'JWT_SECRET', type: 'string', value: 'secret', default: 'off', description: 'streams need a JWT signed with this HS256 secret (≥ 32 bytes; prefer the variable)' },
@@ -219,6 +222,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     return v === undefined ? undefined : positiveInteger(v, name(flag));
   };
   const maxLifetime = text('max-lifetime');
+  const tombstones = text('tombstones');
+  if (tombstones !== undefined && tombstones !== 'skip' && tombstones !== 'delete') {
+    throw new CliUsageError(`--tombstones must be skip or delete, got "${tombstones}"`);
+  }
   const jwtSecret = text('jwt-secret');
   const jwksUrl = text('jwks-url');
   if (jwtSecret !== undefined && jwksUrl !== undefined) throw new CliUsageError('Give --jwt-secret or --jwks-url, not both');
@@ -244,6 +251,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       maxConnections: optionalInteger('max-connections'),
       maxConnectionsPerClient: optionalInteger('max-connections-per-client'),
       maxLifetimeSeconds: maxLifetime === undefined ? undefined : seconds(maxLifetime, name('max-lifetime')),
+      ...(tombstones !== undefined ? { tombstones } : {}),
       logLevel: logLevel as LogLevel,
       demo: bool(setting('demo') ?? false, name('demo')),
       jwtSecret,

@@ -231,6 +231,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
     ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
+    ...(options.tombstones ? { tombstones: options.tombstones } : {}),
     authorize: guardInternalTopics(options.allowedTopics, authorize),
     transform(source) {
       const filterer = urlFilters.getStore();

@@ -2,7 +2,7 @@ import { StageError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { NOT_RAW, rawJsonObject } from '../json/validate.js';
 import type { DeserializedRecord, KafkaRecord, Logger, RecordBatch } from '../types.js';
-import { RawJsonRecord, kafkaMeta } from './rawJsonRecord.js';
+import { RawJsonRecord, TombstoneRecord, kafkaMeta } from './rawJsonRecord.js';
 
 /** Sets `record.message` from the record and returns it; throws (or returns undefined) to skip the record. */
 export type Deserializer = (record: KafkaRecord & { message?: unknown }) => DeserializedRecord | undefined;
@@ -32,6 +32,12 @@ export interface DeserializeOptions {
    * then every encoder writes the record from its bytes. The client gets the same JSON value either way.
    */
   rawJson?: boolean;
+  /**
+   * Tombstones (null values): `'skip'` (default) hands them to the deserializer as any record (the default
+   * one skips them); `'delete'` sends each as a `TombstoneRecord` (event `delete`, data `{ _kafka }`), with
+   * any deserializer.
+   */
+  tombstones?: 'skip' | 'delete';
 }
 
 /**
@@ -51,10 +57,15 @@ export function deserialize(first?: DeserializeOptions | Deserializer, positiona
   const deserializer = options.deserializer ?? jsonDeserializer;
   const logger = options.logger ?? silentLogger;
   const raw = options.rawJson === true && deserializer === jsonDeserializer;
+  const deletes = options.tombstones === 'delete';
   return async function* (source: AsyncIterable<RecordBatch<KafkaRecord>>): AsyncGenerator<RecordBatch<DeserializedRecord>> {
     for await (const batch of source) {
       const records: DeserializedRecord[] = [];
       for (const record of batch.records) {
+        if (deletes && record.value === null) {
+          records.push(new TombstoneRecord(record));
+          continue;
+        }
         if (raw && record.value !== null) {
           if (rawJsonObject(record.value) !== NOT_RAW) {
             records.push(new RawJsonRecord(record, record.value));

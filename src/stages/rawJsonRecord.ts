@@ -109,6 +109,25 @@ export class RawJsonRecord implements RawJsonRecordShape {
   }
 }
 
+const EMPTY_OBJECT = Buffer.from('{}');
+
+/**
+ * A tombstone (a record with a null value) sent as a delete: its message is `{ _kafka }` alone, written
+ * like any raw record (`{}` with `_kafka` spliced in), and encoders send it as `event: delete`.
+ * `tombstone` is an own field, so copies of the record stay deletes.
+ */
+export class TombstoneRecord extends RawJsonRecord {
+  readonly tombstone = true;
+  constructor(record: KafkaRecord) {
+    super(record, EMPTY_OBJECT);
+  }
+}
+
+/** True for a tombstone sent as a delete (`deserialize({ tombstones: 'delete' })`), or a copy of one. */
+export function isTombstone(record: object): boolean {
+  return (record as { tombstone?: unknown }).tombstone === true;
+}
+
 /**
  * Notes `value` as `JSON.stringify` sees it: each object (itself, its key count, then each own enumerable
  * key and value) and array (itself, its length, its items), depth first.

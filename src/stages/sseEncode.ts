@@ -1,5 +1,5 @@
 import type { DeserializedRecord, IdParts, TrackedBatch, TrackedRecord } from '../types.js';
-import { ByteCache, NUMBER_BYTES, RawJsonWriter, messageJson, put, writeNumber } from './rawJsonRecord.js';
+import { ByteCache, NUMBER_BYTES, RawJsonWriter, isTombstone, messageJson, put, writeNumber } from './rawJsonRecord.js';
 
 export interface SseEncodeOptions {
   /** After records the client never sees (skipped, filtered), send a position block at most this often (ms). */
@@ -15,6 +15,8 @@ export interface SseEncodeOptions {
 
 const DATA = '\ndata: ';
 const END = '\n\n';
+// Tombstones sent as deletes (`TombstoneRecord`): their own event type, so pages can listen for them.
+const DELETE_HEAD = 'event: delete\nid: ';
 
 // WHATWG HTML, "Interpreting an event stream": lines end in CRLF, LF or CR, so a value holding any of
 // them must be split over several `data:` fields; the client joins them back with LF.
@@ -87,13 +89,14 @@ export function sseEncode<R extends DeserializedRecord>(options: SseEncodeOption
     // bytes) must first flatten, which costs more than the join. encodeEvent's output is inlined: the data
     // is one line, as JSON.stringify escapes every CR and LF and a record's `rawJson` holds none.
     const parts: string[] = [];
-    for (const { record, id } of records) parts.push(eventHead, id, DATA, messageJson(record), END);
+    for (const { record, id } of records) parts.push(isTombstone(record) ? DELETE_HEAD : eventHead, id, DATA, messageJson(record), END);
     parts.push(trailer);
     return parts.join('');
   });
 }
 
 const DATA_FIELD = Buffer.from(DATA);
+const DELETE_HEAD_BYTES = Buffer.from(DELETE_HEAD);
 const END_BYTES = Buffer.from(END);
 
 /** The tracked record's id parts, when it has them (`idTrack` sets them). */
@@ -130,6 +133,7 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
       if (run !== undefined) size += (run.head.length + run.tail.length) * 3 + NUMBER_BYTES;
       else size += pushText(texts, tracked.id);
       const record = tracked.record;
+      if (isTombstone(record)) size += DELETE_HEAD_BYTES.length;
       const raw = record.rawJson;
       if (raw !== undefined && raw !== null) {
         raws.push(raw);
@@ -145,7 +149,7 @@ export function sseEncodeBytes<R extends DeserializedRecord>(options: SseEncodeO
     for (let i = 0; i < n; i++) {
       const tracked = records[i]!;
       // event: message\nid: <id>\ndata: <data>\n\n
-      at = put(chunk, at, head);
+      at = put(chunk, at, isTombstone(tracked.record) ? DELETE_HEAD_BYTES : head);
       const run = idPartsOf(tracked);
       if (run !== undefined) {
         if (run !== lastRun) {
