@@ -11,6 +11,7 @@ export const ERROR_TABLE = [
   { code: 'KSSE_INVALID_FILTER', name: 'InvalidFilterError', status: 400, scope: 'library', when: 'A filter in the query string (`key=`, `header.<name>=`, `match.<path>=`) is malformed or over its bounds (20 conditions, 8 path fields, 256-byte values), or names `__proto__`, `constructor` or `prototype`.' },
   { code: 'KSSE_BAD_REQUEST', name: 'BadRequestError', status: 400, scope: 'server', when: 'a request the HTTP parser or router rejects.' },
   { code: 'KSSE_UNAUTHORIZED', name: 'UnauthorizedError', status: 401, scope: 'library', when: '`authorize` denied: no or bad credentials (*server*: JWT missing, bad, expired).' },
+  { code: 'KSSE_TOKEN_EXPIRED', name: 'TokenExpiredError', status: 401, scope: 'library', when: '*after start*: the stream\'s authorization ran out (`authorize` returned `expiresAt`; *server*: the JWT\'s `exp`); reconnect with a fresh token from the last id.' },
   { code: 'KSSE_FORBIDDEN', name: 'ForbiddenError', status: 403, scope: 'library', when: '`authorize` denied these topics.' },
   { code: 'KSSE_TOPIC_NOT_FOUND', name: 'TopicNotFoundError', status: 404, scope: 'library', when: 'A requested topic does not exist (it is never created).' },
   { code: 'KSSE_TOPIC_NOT_ALLOWED', name: 'TopicNotAllowedError', status: 404, scope: 'library', when: 'A requested topic is not in `allowedTopics` (answered before Kafka is asked, like a missing one, so names do not leak).' },
@@ -102,6 +103,8 @@ export class TooManyConnectionsError extends errorClass('KSSE_TOO_MANY_CONNECTIO
 export class TooManyClientConnectionsError extends errorClass('KSSE_TOO_MANY_CLIENT_CONNECTIONS') {}
 /** The caller may not read these topics (no or bad credentials). */
 export class UnauthorizedError extends errorClass('KSSE_UNAUTHORIZED') {}
+/** The stream's authorization ran out (`authorize`'s `expiresAt`, the JWT's `exp`): sent as the last event. */
+export class TokenExpiredError extends errorClass('KSSE_TOKEN_EXPIRED') {}
 /** The caller is known but may not read these topics. */
 export class ForbiddenError extends errorClass('KSSE_FORBIDDEN') {}
 /** A topic being streamed was deleted. */

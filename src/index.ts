@@ -1,6 +1,6 @@
 // kafka-sse: the public surface. Re-exports only.
 export { createKafkaSse, kafkaSse, kafkaSseResponse, refusalResponse, sendRefusal, isTransientRefusal, streamFormat } from './kafkaSse.js';
-export type { KafkaSseHandle, KafkaSseOptions, KafkaInstrumentationEvent, KafkaInstrumentationEventType, StreamSummary } from './kafkaSse.js';
+export type { AuthorizeResult, KafkaSseHandle, KafkaSseOptions, KafkaInstrumentationEvent, KafkaInstrumentationEventType, StreamSummary } from './kafkaSse.js';
 export { consume } from './stages/consume.js';
 export type { ConsumeOptions } from './stages/consume.js';
 export type { Source, RecordSource, StartPosition, FetchedPartition, FetchOptions } from './source/source.js';
@@ -51,6 +51,7 @@ export {
   StageError,
   TooManyClientConnectionsError,
   TooManyConnectionsError,
+  TokenExpiredError,
   TopicDeletedError,
   TopicNotAllowedError,
   TopicNotFoundError,

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
 import { v4 as uuidv4 } from 'uuid';
-import { ForbiddenError, KafkaSseError, KafkaUnavailableError, TooManyClientConnectionsError, TooManyConnectionsError, toClientError } from './errors.js';
+import { ForbiddenError, KafkaSseError, KafkaUnavailableError, TokenExpiredError, TooManyClientConnectionsError, TooManyConnectionsError, toClientError } from './errors.js';
 import { KafkaClient, closeSharedClient, sharedClient, type ClientTuning } from './kafka/client.js';
 import { silentLogger } from './logger.js';
 import { parseAssignments, parseLastEventId, parseTimestamp, type Assignment, type ParseLimits } from './position.js';
@@ -69,9 +69,10 @@ export interface KafkaSseOptions extends ParseLimits {
   /**
    * Decides whether this request may read these topics (those in the URL or in `Last-Event-ID`), before
    * anything touches Kafka. Return true to allow; return false (403) or throw an `UnauthorizedError` (401)
-   * or `ForbiddenError` (403) to deny.
+   * or `ForbiddenError` (403) to deny. Or return `{ allowed, expiresAt }`: an allowed stream ends at
+   * `expiresAt` (ms since the epoch; a token's expiry) after one `event: error` `KSSE_TOKEN_EXPIRED`.
    */
-  authorize?: (req: RequestLike, topics: string[]) => boolean | Promise<boolean>;
+  authorize?: (req: RequestLike, topics: string[]) => boolean | AuthorizeResult | Promise<boolean | AuthorizeResult>;
   /** Streams open at once through this options object; one more gets 503 with `Retry-After`. */
   maxConnections?: number;
   /** Streams open at once per client address through this options object (off by default); one more gets 429 with `Retry-After`. */
@@ -98,6 +99,13 @@ export interface KafkaSseOptions extends ParseLimits {
    * offered). Off by default. Byte counts (`onProgress`, summaries) are before compression.
    */
   compress?: boolean | CompressOptions;
+}
+
+/** What `authorize` may return instead of a boolean: whether the request may stream, and until when. */
+export interface AuthorizeResult {
+  allowed: boolean;
+  /** When the credentials run out (ms since the epoch): the stream sends `KSSE_TOKEN_EXPIRED` and ends then. */
+  expiresAt?: number;
 }
 
 /** What happened on one stream, reported to `onStreamEnd` and logged when it closes. */
@@ -184,6 +192,8 @@ interface PreparedStream {
   client: KafkaClient;
   /** The start timestamp, when the stream starts at a point in time. */
   at: number | undefined;
+  /** When the stream's authorization runs out (ms since the epoch), if `authorize` said. */
+  expiresAt: number | undefined;
   /** Releases the per-connection client, if one was made. */
   release(): Promise<void>;
   emit(type: KafkaInstrumentationEventType, payload?: Record<string, unknown>): void;
@@ -224,9 +234,11 @@ async function prepare(
   const topics = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
   // Everything that can be refused without Kafka is refused before it is touched.
   refuseTopics(topics, options.allowedTopics);
-  if (options.authorize && !(await options.authorize(req, topics))) {
+  const authorized = options.authorize ? await options.authorize(req, topics) : true;
+  if (typeof authorized === 'object' ? authorized?.allowed !== true : !authorized) {
     throw new ForbiddenError('You may not read these topics', { topics });
   }
+  const expiresAt = typeof authorized === 'object' && Number.isFinite(authorized.expiresAt) ? authorized.expiresAt : undefined;
   // Before taking a slot: a shared client asked for conflicting tuning throws (an operator's mistake, a 500).
   const shared = options.kafka ? sharedClient(options.kafka, options.clientTuning) : undefined;
   const releaseSlot = ctx.limiter.take(req.socket?.remoteAddress);
@@ -256,7 +268,7 @@ async function prepare(
       options.setupTimeoutMs ?? 4000,
     );
     emit('consumer.connect', { positions });
-    return { connectionId, logger, topics, positions, ndjson, client, at, release, emit };
+    return { connectionId, logger, topics, positions, ndjson, client, at, expiresAt, release, emit };
   } catch (err) {
     await release();
     throw err;
@@ -597,6 +609,7 @@ class StreamLife {
           ...(options.transform ? { transform: options.transform } : {}),
           ...(options.tombstones ? { tombstones: options.tombstones } : {}),
         }),
+        (chunks) => (prepared.expiresAt === undefined ? chunks : untilExpiry(chunks, prepared.expiresAt)),
         streamFraming({
           format,
           connectionId: prepared.connectionId,
@@ -607,6 +620,10 @@ class StreamLife {
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
           onError: (err, clientError) => {
             this.reason = clientError.code;
+            if (clientError instanceof TokenExpiredError) {
+              logger.info({ code: clientError.code }, 'stream ended: its authorization expired');
+              return;
+            }
             prepared.emit('consumer.crash', { error: clientError.message });
             logger.error({ err, code: clientError.code }, 'stream ended by an error');
           },
@@ -632,6 +649,42 @@ class StreamLife {
       logger.info(fields, 'stream closed');
       options.onStreamEnd?.(summary);
     }
+  }
+}
+
+/**
+ * The chunks until `expiresAt` (ms since the epoch), then a TokenExpiredError, which `errorEvent` sends as
+ * the stream's last event: a stream authorized by a token ends when the token does.
+ */
+async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncGenerator<T> {
+  const chunks = source[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    // setTimeout holds at most 2^31-1 ms (24.8 days): re-armed until the time has come.
+    const arm = () => {
+      const left = expiresAt - Date.now();
+      if (left > 0) timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+      else reject(new TokenExpiredError('Your authorization has expired; reconnect with a fresh token', { expiredAt: new Date(expiresAt).toISOString() }));
+    };
+    arm();
+  });
+  expired.catch(() => {});
+  let pending: Promise<IteratorResult<T>> | undefined;
+  try {
+    for (;;) {
+      pending = chunks.next();
+      const next = await Promise.race([pending, expired]);
+      pending = undefined;
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearTimeout(timer);
+    // Expired while the source waited (an idle stream): let it finish when the stream's signal stops it.
+    if (pending) {
+      pending.catch(() => {});
+      void chunks.return?.()?.catch(() => {});
+    } else await chunks.return?.();
   }
 }
 

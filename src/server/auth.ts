@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { UnauthorizedError } from '../errors.js';
+import type { AuthorizeResult } from '../kafkaSse.js';
 import type { RequestLike } from '../types.js';
 
 export interface JwtAuthOptions {
@@ -61,8 +62,11 @@ function describe(err: unknown): string {
   return 'The token is not valid';
 }
 
-/** An `authorize` hook for kafkaSse: 401 without a valid token, 403 when its claim lacks a topic. */
-export function jwtAuthorizer(options: JwtAuthOptions): (req: RequestLike, topics: string[]) => Promise<boolean> {
+/**
+ * An `authorize` hook for kafkaSse: 401 without a valid token, 403 when its claim lacks a topic. Allowed
+ * streams carry the token's `exp` as `expiresAt`, so they end with `KSSE_TOKEN_EXPIRED` when it does.
+ */
+export function jwtAuthorizer(options: JwtAuthOptions): (req: RequestLike, topics: string[]) => Promise<AuthorizeResult> {
   if (!options.secret === !options.jwksUrl) throw new Error('JWT authorization needs exactly one of a secret or a JWKS URL');
   const claim = options.topicsClaim ?? 'topics';
   const key: Uint8Array | JWTVerifyGetKey = options.secret
@@ -86,16 +90,20 @@ export function jwtAuthorizer(options: JwtAuthOptions): (req: RequestLike, topic
       throw new UnauthorizedError(describe(err));
     }
     const granted = grantedTopics(payload, claim);
-    return granted === '*' || topics.every((t) => granted.has(t));
+    const allowed = granted === '*' || topics.every((t) => granted.has(t));
+    return typeof payload.exp === 'number' ? { allowed, expiresAt: payload.exp * 1000 } : { allowed };
   };
 }
 
 /** Filters a topic list down to what the request's token grants (for `/v1/topics`). Throws like the hook. */
 export async function readableTopics<T extends { topic: string }>(
-  authorize: (req: RequestLike, topics: string[]) => Promise<boolean> | boolean,
+  authorize: (req: RequestLike, topics: string[]) => Promise<boolean | AuthorizeResult> | boolean | AuthorizeResult,
   req: RequestLike,
   topics: T[],
 ): Promise<T[]> {
   const allowed = await Promise.all(topics.map((t) => authorize(req, [t.topic])));
-  return topics.filter((_, i) => allowed[i]);
+  return topics.filter((_, i) => {
+    const answer = allowed[i];
+    return typeof answer === 'object' ? answer?.allowed === true : answer === true;
+  });
 }
