@@ -38,13 +38,15 @@ test('a handle counts its open streams, and close() ends them cleanly with reaso
   const topic = await createTopic(1, 'handle');
   const kafka = new Kafka({ brokers: testBrokers(), logLevel: logLevel.NOTHING });
   const ends: StreamSummary[] = [];
-  const sse = createKafkaSse({ kafka, onStreamEnd: (s) => ends.push(s) });
+  let started = 0;
+  // consumer.connect: the stream is set up (positions resolved) and about to send its first bytes.
+  const sse = createKafkaSse({ kafka, onStreamEnd: (s) => ends.push(s), kafkaEventHandlers: { 'consumer.connect': () => started++ } });
   const server = createServer((req, res) => void sse.handle(req, res, topic));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   after(() => server.close());
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const reading = readRaw(url, { until: () => false, timeoutMs: 10_000 });
-  for (let i = 0; i < 100 && sse.openStreams === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && started === 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(sse.openStreams, 1);
   await sse.close();
   const { ended, text } = await reading;
