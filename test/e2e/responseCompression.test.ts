@@ -1,7 +1,7 @@
 // `kafka-sse serve --compress`: clients that accept gzip or br get a compressed stream that is flushed at
 // every chunk, so an event reaches them as soon as it is fetched, not when the compressor's buffer fills.
 // Checked with Chromium's own EventSource (it sends Accept-Encoding itself) and with node:http + node:zlib
-// decoding as it goes (what `curl --compressed` does; curl is not needed).
+// decoding as it goes, and with a real `curl --compressed` (.ci/run installs curl where it is missing).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
@@ -120,4 +120,40 @@ test("--compress: Chromium's EventSource gets a compressed stream and its first 
   const { messages } = await page.evaluate(() => (window as unknown as { log: Log }).log);
   assert.equal((JSON.parse(messages[0]!) as { browser: string }).browser, 'compressed');
   assert.ok(elapsed < PROMPT_MS, `the first event took ${elapsed} ms from produce to the page`);
+});
+
+test('--compress with curl --compressed: curl asks for the stream compressed, decodes it, and prints each event as it arrives', async () => {
+  const { spawn } = await import('node:child_process');
+  const { url } = await compressingServer();
+  const topic = await createTopic(1, 'compress-curl');
+  const curl = spawn('curl', ['--compressed', '--no-buffer', '--silent', '--show-error', '--max-time', '20', '--verbose', '-H', 'Accept: text/event-stream', `${url}/v1/stream/${topic}`]);
+  let out = '';
+  let headers = '';
+  curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  curl.stderr.on('data', (d: Buffer) => (headers += d.toString()));
+  const exited = new Promise<void>((resolve) => curl.on('exit', () => resolve()));
+  try {
+    const seen = (needle: string, timeoutMs: number) =>
+      new Promise<void>((resolve, reject) => {
+        const started = Date.now();
+        const tick = setInterval(() => {
+          if (out.includes(needle)) {
+            clearInterval(tick);
+            resolve();
+          } else if (Date.now() - started > timeoutMs) {
+            clearInterval(tick);
+            reject(new Error(`curl printed no "${needle}" within ${timeoutMs} ms; headers:\n${headers}\nbody:\n${out}`));
+          }
+        }, 20);
+      });
+    await seen('event: position', 5000); // the stream is set up and its first chunks decoded
+    const producedAt = Date.now();
+    await produce(topic, [{ partition: 0, value: { curl: 1 } }]);
+    await seen('"curl":1', 5000);
+    assert.ok(Date.now() - producedAt < 3000, `the event reached curl ${Date.now() - producedAt} ms after it was produced`);
+    assert.match(headers, /^< content-encoding: (gzip|br)\r?$/im, 'curl got a compressed response');
+  } finally {
+    curl.kill();
+    await exited;
+  }
 });
