@@ -277,7 +277,12 @@ for (const configuration of CONFIGURATIONS) {
         await cluster.reassign(topic, 0, [3, 2]); // node 1 leaves partition 0
         await moreAcks(10, 'after the first reassignment');
         await cluster.reassign(topic, 1, [1, 3]); // node 2 leaves partition 1
-        const after = await Promise.all([0, 1, 2].map((p) => cluster.leaderOf(topic, p)));
+        // The reassignment is complete; the leader election that follows may show in metadata a moment later.
+        let after = before;
+        for (const deadline = Date.now() + 15_000; ; await delay(200)) {
+          after = await Promise.all([0, 1, 2].map((p) => cluster.leaderOf(topic, p)));
+          if ((after[0] !== 1 && after[1] !== 2) || Date.now() > deadline) break;
+        }
         assert.ok(after[0] !== 1 && after[1] !== 2, `leaders moved off the nodes that left (${before.join(',')} → ${after.join(',')})`);
         return `partition 0 [1,2] → [3,2], partition 1 [2,3] → [1,3]: leaders ${before.join(',')} → ${after.join(',')}`;
       },
