@@ -48,7 +48,6 @@ test('the demo page resumes after two server-side drops with every record exactl
   t.after(() => server.close());
 
   const userDataDir = await mkdtemp(join(tmpdir(), 'kafka-sse-chromium-'));
-  t.after(() => rm(userDataDir, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
@@ -65,7 +64,12 @@ test('the demo page resumes after two server-side drops with every record exactl
     ],
     timeout: 30_000,
   });
-  t.after(() => context.close());
+  // Close, then remove the profile: after hooks run in the order they were added, and removing it while
+  // Chromium still writes there fails with ENOTEMPTY and leaves the browser open.
+  t.after(async () => {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(20_000);
   const pageErrors: string[] = [];

@@ -13,13 +13,17 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export async function chromiumPage(t: { after(fn: () => unknown): void }): Promise<Page> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const userDataDir = await mkdtemp(join(tmpdir(), 'kafka-sse-chromium-'));
-  t.after(() => rm(userDataDir, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
     timeout: 30_000,
   });
-  t.after(() => context.close());
+  // One hook, in this order: after hooks run in the order they were added, and removing the profile
+  // while Chromium still writes to it fails with ENOTEMPTY (and leaves the browser open).
+  t.after(async () => {
+    await context.close();
+    await rm(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
   return context.pages()[0] ?? (await context.newPage());
 }
