@@ -110,14 +110,20 @@ export async function startTestCluster(): Promise<TestCluster> {
     kafka,
     activeController,
     async leaderOf(topic, partition) {
-      // A fresh admin each time: an old one may still hold metadata from before a failover.
-      const probe = kafka({ retry: { retries: 2, initialRetryTime: 100 } }).admin();
-      await probe.connect();
-      try {
-        const { topics } = await probe.fetchTopicMetadata({ topics: [topic] });
-        return topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader ?? -1;
-      } finally {
-        await probe.disconnect().catch(() => {});
+      // A fresh admin each time: an old one may still hold metadata from before a failover. A broker that
+      // has not yet applied a new topic's metadata answers UNKNOWN_TOPIC_OR_PARTITION: ask again briefly.
+      for (let attempt = 0; ; attempt++) {
+        const probe = kafka({ retry: { retries: 2, initialRetryTime: 100 } }).admin();
+        try {
+          await probe.connect();
+          const { topics } = await probe.fetchTopicMetadata({ topics: [topic] });
+          return topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader ?? -1;
+        } catch (err) {
+          if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= 50) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        } finally {
+          await probe.disconnect().catch(() => {});
+        }
       }
     },
     async createSpreadTopic(topic, partitions) {
