@@ -12,6 +12,7 @@ import {
   describeCluster,
   ensureJars,
   formattedClusterId,
+  kraftNodeProperties,
   instanceLogFile,
   newClusterId,
   startBroker,
@@ -35,15 +36,7 @@ const SMALL_HEAP = { min: '256m', max: '768m' };
 function clusterNodeProperties(id: number, dataDir: string): string {
   const port = CLUSTER_BROKER_PORT(id);
   return [
-    'process.roles=broker,controller',
-    `node.id=${id}`,
-    `controller.quorum.voters=${QUORUM_VOTERS}`,
-    `listeners=PLAINTEXT://${BROKER_HOST}:${port},CONTROLLER://${BROKER_HOST}:${CLUSTER_CONTROLLER_PORT(id)}`,
-    `advertised.listeners=PLAINTEXT://${BROKER_HOST}:${port}`,
-    'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    `log.dirs=${dataDir}`,
+    ...kraftNodeProperties({ nodeId: id, voters: QUORUM_VOTERS, port, controllerPort: CLUSTER_CONTROLLER_PORT(id), dataDir }),
     // What a production cluster of three runs with: every partition on every node, writes need two.
     'default.replication.factor=3',
     'min.insync.replicas=2',

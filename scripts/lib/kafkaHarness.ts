@@ -188,19 +188,29 @@ function tail(file: string, lines = 30): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/**
+ * The lines every combined broker+controller KRaft node of this harness has: its id, the quorum, a
+ * PLAINTEXT listener for clients and brokers, a CONTROLLER listener, and where its logs live.
+ */
+export function kraftNodeProperties(node: { nodeId: number; voters: string; port: number; controllerPort: number; dataDir: string }): string[] {
+  return [
+    'process.roles=broker,controller',
+    `node.id=${node.nodeId}`,
+    `controller.quorum.voters=${node.voters}`,
+    `listeners=PLAINTEXT://${BROKER_HOST}:${node.port},CONTROLLER://${BROKER_HOST}:${node.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${BROKER_HOST}:${node.port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${node.dataDir}`,
+  ];
+}
+
 function serverProperties(dataDir: string, instance: BrokerInstance): string {
   const { port, controllerPort } = instance;
   // Only what a single node needs; everything that shapes client behaviour keeps the broker's defaults.
   return [
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@${BROKER_HOST}:${controllerPort}`,
-    `listeners=PLAINTEXT://${BROKER_HOST}:${port},CONTROLLER://${BROKER_HOST}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${BROKER_HOST}:${port}`,
-    'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    `log.dirs=${dataDir}`,
+    ...kraftNodeProperties({ nodeId: 1, voters: `1@${BROKER_HOST}:${controllerPort}`, port, controllerPort, dataDir }),
     'offsets.topic.replication.factor=1',
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',

@@ -1,7 +1,6 @@
 // Broker faults on a private broker (localhost:19092, never the shared one): a broker stopped and
 // started again under a running stream, and a broker that is down when a client connects.
 import assert from 'node:assert/strict';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
@@ -11,6 +10,7 @@ import { brokerFaultsSkip, startPrivateBroker, type PrivateBroker } from '../hel
 import { createTopicsReady } from '../helpers/kafka.js';
 import { readRaw, startServer } from '../helpers/sse.js';
 import { delay, eventually } from '../helpers/wait.js';
+import { refusedPort } from '../helpers/net.js';
 import { assertExactlyOnce, keepProducing, type Received } from '../helpers/continuousProducer.js';
 
 const skip = brokerFaultsSkip;
@@ -209,14 +209,6 @@ test('a stream whose retry window is shorter than the outage ends with an SSE er
 
 const QUICK_MS = 5000;
 
-/** A port on this machine where nothing listens (connections are refused), for runs against an external cluster. */
-async function refusedPort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 interface DownSetup {
   /** Bootstrap brokers that refuse connections. */

@@ -3,18 +3,11 @@
 // print "[BrokerPool] Failed to connect to seed broker …").
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../e2e/helpers/cliProcess.js';
+import { refusedPort } from '../helpers/net.js';
 
-async function refusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 test('kafkaConfig per connection, no logger, broker refusing connections: nothing on stdout or stderr', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'fixtures', 'quiet-stream.ts'), String(await refusedPort())], {
