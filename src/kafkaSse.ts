@@ -99,6 +99,13 @@ export interface KafkaSseOptions extends ParseLimits {
    * offered). Off by default. Byte counts (`onProgress`, summaries) are before compression.
    */
   compress?: boolean | CompressOptions;
+  /**
+   * Fan-out (default true): with a shared `kafka`, streams that have caught up and read the same partitions
+   * with the same output shape share one fetch and one encoding of each batch, written to every member's
+   * socket as the same Buffer (docs/decisions/011-cohort-fan-out.md). false: every stream runs its own
+   * pipeline all the time.
+   */
+  cohorts?: boolean;
 }
 
 /** What `authorize` may return instead of a boolean: whether the request may stream, and until when. */

@@ -36,6 +36,11 @@ export interface ServeConfig {
   maxLifetimeSeconds: number | undefined;
   /** Tombstones skipped (default) or sent as `event: delete`. */
   tombstones?: 'skip' | 'delete';
+  /**
+   * `cohort` (default): caught-up streams reading the same partitions share one fetch and one encoding of
+   * each batch; `naive`: every stream runs its own pipeline (for comparison, docs/performance.md).
+   */
+  fanout?: 'cohort' | 'naive';
   logLevel: LogLevel;
   /** Serves the demo page (`GET /`) and its drop-connection route (`POST /demo/drop`). */
   demo: boolean;
@@ -86,6 +91,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-connections-per-client', env: 'MAX_CONNECTIONS_PER_CLIENT', type: 'string', value: 'n', default: 'unlimited', description: 'streams open at once per client address' },
   { flag: 'max-lifetime', env: 'MAX_LIFETIME_SECONDS', type: 'string', value: 'seconds', default: 'unlimited', description: 'end each stream cleanly after this long; clients resume by themselves' },
   { flag: 'tombstones', env: 'TOMBSTONES', type: 'string', value: 'skip|delete', default: 'skip', description: 'tombstones (null values): skipped, or sent as event: delete with their _kafka' },
+  { flag: 'fanout', env: 'FANOUT', type: 'string', value: 'cohort|naive', default: 'cohort', description: 'cohort: caught-up streams of the same partitions share each batch\'s fetch and encoding; naive: a pipeline per stream' },
   { flag: 'log-level', env: 'LOG_LEVEL', type: 'string', value: 'level', default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
   { flag: 'demo', env: 'KAFKA_SSE_DEMO', type: 'boolean', default: 'off', description: "serve the demo page (GET /) and its drop-connection route (POST /demo/drop)" },
   { flag: 'jwt-secret', env: 'JWT_SECRET', type: 'string', value: 'secret', default: 'off', description: 'streams need a JWT signed with this HS256 secret (≥ 32 bytes; prefer the variable)' },
@@ -226,6 +232,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   if (tombstones !== undefined && tombstones !== 'skip' && tombstones !== 'delete') {
     throw new CliUsageError(`--tombstones must be skip or delete, got "${tombstones}"`);
   }
+  const fanout = text('fanout');
+  if (fanout !== undefined && fanout !== 'cohort' && fanout !== 'naive') {
+    throw new CliUsageError(`--fanout must be cohort or naive, got "${fanout}"`);
+  }
   const jwtSecret = text('jwt-secret');
   const jwksUrl = text('jwks-url');
   if (jwtSecret !== undefined && jwksUrl !== undefined) throw new CliUsageError('Give --jwt-secret or --jwks-url, not both');
@@ -252,6 +262,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       maxConnectionsPerClient: optionalInteger('max-connections-per-client'),
       maxLifetimeSeconds: maxLifetime === undefined ? undefined : seconds(maxLifetime, name('max-lifetime')),
       ...(tombstones !== undefined ? { tombstones } : {}),
+      ...(fanout !== undefined ? { fanout } : {}),
       logLevel: logLevel as LogLevel,
       demo: bool(setting('demo') ?? false, name('demo')),
       jwtSecret,

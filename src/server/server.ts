@@ -232,6 +232,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient: options.maxConnectionsPerClient } : {}),
     ...(options.maxLifetimeSeconds ? { maxLifetimeMs: Math.round(options.maxLifetimeSeconds * 1000) } : {}),
     ...(options.tombstones ? { tombstones: options.tombstones } : {}),
+    cohorts: options.fanout !== 'naive',
     authorize: guardInternalTopics(options.allowedTopics, authorize),
     transform(source) {
       const filterer = urlFilters.getStore();
