@@ -14,11 +14,14 @@ import { defaultStages, streamFraming } from './pipeline.js';
 import type { Deserializer } from './stages/deserialize.js';
 import type { Filterer } from './stages/filter.js';
 import type { StreamCounters } from './stages/meter.js';
-import { encodeEvent } from './stages/sseEncode.js';
-import { sink } from './stages/sink.js';
+import { encodeComment, encodeEvent } from './stages/sseEncode.js';
+import { drained, sink } from './stages/sink.js';
+import { stageError } from './stages/errorEvent.js';
+import { Fanout, type CohortMember, type CohortShape, type Departure } from './fanout/cohort.js';
+import { HeartbeatWheel, type Beating } from './fanout/heartbeatWheel.js';
 import { compress, negotiateEncoding, type CompressOptions, type StreamEncoding } from './stages/compress.js';
 import { webSink } from './stages/webSink.js';
-import type { DeserializedRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
+import type { DeserializedRecord, KafkaRecord, Logger, Position, RecordBatch, RequestLike, Stage } from './types.js';
 
 /** The instrumentation events a stream emits, named as kafkajs's consumer events are. */
 export type KafkaInstrumentationEventType =
@@ -49,6 +52,14 @@ export interface KafkaSseOptions extends ParseLimits {
   deserializer?: Deserializer;
   /** Returns true to send a deserialized record. */
   filterer?: Filterer;
+  /**
+   * A filter for one request, after `filterer` (for example from its URL:
+   * `(req) => urlFilter(new URL(req.url ?? '/', 'http://localhost').searchParams)`). Called once per request,
+   * before anything touches Kafka; throwing a KafkaSseError (such as `InvalidFilterError`) refuses the
+   * request with its status. Give the filterer a `cohortKey` (urlFilter does) so streams with equal filters
+   * share their encoding.
+   */
+  requestFilter?: (req: RequestLike) => Filterer | undefined;
   /** A stage of your own, run on deserialized, filtered batches before ids are assigned. */
   transform?: Stage<RecordBatch<DeserializedRecord>, RecordBatch<DeserializedRecord>>;
   /** Event ids carry timestamps instead of offsets (for crossing between Kafka clusters). */
@@ -201,6 +212,8 @@ interface PreparedStream {
   at: number | undefined;
   /** When the stream's authorization runs out (ms since the epoch), if `authorize` said. */
   expiresAt: number | undefined;
+  /** `filterer` and the request's own filter, combined. */
+  filterer: Filterer | undefined;
   /** Releases the per-connection client, if one was made. */
   release(): Promise<void>;
   emit(type: KafkaInstrumentationEventType, payload?: Record<string, unknown>): void;
@@ -216,6 +229,10 @@ interface HandleContext {
   limiter: ConnectionLimiter;
   /** Aborted by the handle's `close()`. */
   closing: AbortSignal;
+  /** The cohorts of caught-up streams (with a shared `kafka`, unless `cohorts: false`). */
+  fanout: Fanout | undefined;
+  /** The heartbeats of streams run by `drive`. */
+  wheel: HeartbeatWheel | undefined;
 }
 
 async function prepare(
@@ -241,6 +258,7 @@ async function prepare(
   const topics = [...new Set([...request.topics, ...request.partitions.map((p) => p.topic)])];
   // Everything that can be refused without Kafka is refused before it is touched.
   refuseTopics(topics, options.allowedTopics);
+  const filterer = combineFilters(options.filterer, options.requestFilter?.(req));
   const authorized = options.authorize ? await options.authorize(req, topics) : true;
   if (typeof authorized === 'object' ? authorized?.allowed !== true : !authorized) {
     throw new ForbiddenError('You may not read these topics', { topics });
@@ -275,11 +293,31 @@ async function prepare(
       options.setupTimeoutMs ?? 4000,
     );
     emit('consumer.connect', { positions });
-    return { connectionId, logger, topics, positions, ndjson, client, at, expiresAt, release, emit };
+    return { connectionId, logger, topics, positions, ndjson, client, at, expiresAt, filterer, release, emit };
   } catch (err) {
     await release();
     throw err;
   }
+}
+
+/** Both filters (the handle's, then the request's), as one; its `cohortKey` names both. */
+function combineFilters(handle: Filterer | undefined, request: Filterer | undefined): Filterer | undefined {
+  if (!handle || !request) return handle ?? request;
+  return Object.assign((record: Parameters<Filterer>[0]) => handle(record) && request(record), {
+    cohortKey: `${filterKey(handle)}&${filterKey(request)}`,
+  });
+}
+
+const filterIds = new WeakMap<Filterer, number>();
+let nextFilterId = 0;
+
+/** What tells filters apart in a cohort key: their `cohortKey`, else the function itself. */
+function filterKey(filterer: Filterer | undefined): string {
+  if (!filterer) return '';
+  if (typeof filterer.cohortKey === 'string') return filterer.cohortKey;
+  let id = filterIds.get(filterer);
+  if (id === undefined) filterIds.set(filterer, (id = ++nextFilterId));
+  return `fn:${id}`;
 }
 
 /** Rejects with KafkaUnavailableError when `work` takes longer than `ms`. */
@@ -382,12 +420,14 @@ export interface KafkaSseHandle {
   response(request: Request, assignments: string | Array<string | Assignment>, atTimestamp?: number): Promise<Response>;
   /** Streams open now. */
   readonly openStreams: number;
+  /** Cohorts running now, and the streams in them (the others are catching up alone, or run pipelines of their own). */
+  readonly cohorts: { cohorts: number; members: number };
   /** Ends every open stream cleanly (reason `server closing`; clients resume elsewhere) and closes the shared client of `kafka`. */
   close(): Promise<void>;
 }
 
 const NUMBER_OPTIONS = ['maxConnections', 'maxConnectionsPerClient', 'heartbeatMs', 'retryMs', 'maxLifetimeMs', 'setupTimeoutMs', 'maxHeaderBytes', 'maxAssignments'] as const;
-const FUNCTION_OPTIONS = ['deserializer', 'filterer', 'transform', 'connectErrorHandler', 'authorize', 'onStreamEnd', 'onProgress', 'onRequestError'] as const;
+const FUNCTION_OPTIONS = ['deserializer', 'filterer', 'requestFilter', 'transform', 'connectErrorHandler', 'authorize', 'onStreamEnd', 'onProgress', 'onRequestError'] as const;
 const EVENT_TYPES: ReadonlySet<string> = new Set<KafkaInstrumentationEventType>([
   'consumer.connect',
   'consumer.fetch_start',
@@ -413,6 +453,7 @@ function validateOptions(options: KafkaSseOptions): void {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`kafka-sse: option ${name} must be a function`);
   }
   validateCompress(options.compress);
+  if (options.cohorts !== undefined && typeof options.cohorts !== 'boolean') throw new TypeError('kafka-sse: option cohorts must be true or false');
   if (options.tombstones !== undefined && options.tombstones !== 'skip' && options.tombstones !== 'delete') {
     throw new TypeError(`kafka-sse: option tombstones must be 'skip' or 'delete', got ${String(options.tombstones)}`);
   }
@@ -451,12 +492,17 @@ export function createKafkaSse(options: KafkaSseOptions = {}): KafkaSseHandle {
     options,
     limiter: new ConnectionLimiter(options.maxConnections, options.maxConnectionsPerClient),
     closing: closing.signal,
+    fanout: options.kafka && options.cohorts !== false ? new Fanout() : undefined,
+    wheel: (options.heartbeatMs ?? 15_000) > 0 ? new HeartbeatWheel(options.heartbeatMs ?? 15_000) : undefined,
   };
   return {
     handle: (req, res, assignments, atTimestamp) => serveNode(ctx, req, res, assignments, atTimestamp),
     response: (request, assignments, atTimestamp) => serveFetch(ctx, request, assignments, atTimestamp),
     get openStreams() {
       return ctx.limiter.open;
+    },
+    get cohorts() {
+      return ctx.fanout?.stats ?? { cohorts: 0, members: 0 };
     },
     async close() {
       closing.abort(new Error('server closing'));
@@ -537,7 +583,13 @@ async function serveNode(
   try {
     res.writeHead(200, streamHeaders(prepared.ndjson, options.compress, encoding));
     res.flushHeaders();
-    await sink(res)(compressed(stream.chunks(), options.compress, encoding));
+    // Streams whose bytes depend only on their partitions, format and filter can share a cohort's
+    // encoding; anything a user stage, a compressor or timestamp ids shape runs its own pipeline.
+    if (ctx.fanout && !encoding && !options.useTimestampForId && !options.deserializer && !options.transform) {
+      await stream.drive(res, ctx.fanout, ctx.wheel);
+    } else {
+      await sink(res)(compressed(stream.chunks(), options.compress, encoding));
+    }
   } finally {
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
@@ -568,6 +620,12 @@ function compressed(chunks: AsyncIterable<string | Uint8Array>, compression: Kaf
 class StreamLife {
   private readonly abort = new AbortController();
   private reason = 'ended';
+  private readonly counters: StreamCounters = { events: 0, bytes: 0 };
+  private startedAt = 0;
+  private lifetime: NodeJS.Timeout | undefined;
+  private readonly onServerClosing = () => this.end('server closing');
+  /** An error the stream must tell its client before it ends (its authorization ran out). */
+  private failure: KafkaSseError | undefined;
 
   constructor(
     private readonly prepared: PreparedStream,
@@ -582,81 +640,315 @@ class StreamLife {
     this.abort.abort(new Error(why));
   }
 
+  /** What both ways of running a stream do first: listen for the reasons it ends, log it open. */
+  private open(): void {
+    const { prepared, options } = this;
+    for (const signal of [options.signal, this.closing]) {
+      if (signal?.aborted) this.onServerClosing();
+      signal?.addEventListener('abort', this.onServerClosing, { once: true });
+    }
+    if (options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0) {
+      this.lifetime = setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs);
+    }
+    this.startedAt = Date.now();
+    prepared.logger.info({ topics: prepared.topics, clientAddress: this.clientAddress, positions: prepared.positions.length, ndjson: prepared.ndjson }, 'stream opened');
+  }
+
+  /** What both do last: release what the stream held, and report it. */
+  private async close(): Promise<void> {
+    const { prepared, options } = this;
+    clearTimeout(this.lifetime);
+    options.signal?.removeEventListener('abort', this.onServerClosing);
+    this.closing?.removeEventListener('abort', this.onServerClosing);
+    this.abort.abort(new Error('stream ended'));
+    await prepared.release().catch(() => {});
+    prepared.emit('consumer.disconnect', { reason: this.reason });
+    const summary: StreamSummary = {
+      connectionId: prepared.connectionId,
+      topics: prepared.topics,
+      clientAddress: this.clientAddress,
+      durationMs: Date.now() - this.startedAt,
+      events: this.counters.events,
+      bytes: this.counters.bytes,
+      reason: this.reason,
+    };
+    const { connectionId: _bound, ...fields } = summary; // the child logger already carries connectionId
+    prepared.logger.info(fields, 'stream closed');
+    options.onStreamEnd?.(summary);
+  }
+
+  /** The error that ended the stream: its reason, a log line and an instrumentation event. */
+  private failed(err: unknown, clientError: KafkaSseError): void {
+    this.reason = clientError.code;
+    if (clientError instanceof TokenExpiredError) {
+      this.prepared.logger.info({ code: clientError.code }, 'stream ended: its authorization expired');
+      return;
+    }
+    this.prepared.emit('consumer.crash', { error: clientError.message });
+    this.prepared.logger.error({ err, code: clientError.code }, 'stream ended by an error');
+  }
+
+  /** The record part of the pipeline, for a stream reading from `positions`. */
+  private records(positions: Position[]): Stage<RecordBatch<KafkaRecord>, string | Uint8Array> {
+    const { prepared, options } = this;
+    return defaultStages({
+      positions,
+      format: prepared.ndjson ? 'ndjson' : 'sse',
+      logger: prepared.logger,
+      counters: this.counters,
+      useTimestampForId: options.useTimestampForId === true,
+      ...(prepared.at !== undefined ? { startTimestamp: prepared.at } : {}),
+      ...(options.deserializer ? { deserializer: options.deserializer } : {}),
+      ...(prepared.filterer ? { filterer: prepared.filterer } : {}),
+      ...(options.transform ? { transform: options.transform } : {}),
+      ...(options.tombstones ? { tombstones: options.tombstones } : {}),
+    });
+  }
+
+  /** The stream as one pipeline of its own, start to end: what every Web stream and any stream with user stages gets. */
   async *chunks(): AsyncGenerator<string | Uint8Array> {
     const { prepared, options } = this;
-    const { logger, ndjson } = prepared;
-    const onServerClosing = () => this.end('server closing');
-    for (const signal of [options.signal, this.closing]) {
-      if (signal?.aborted) onServerClosing();
-      signal?.addEventListener('abort', onServerClosing, { once: true });
-    }
-    const lifetime =
-      options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0
-        ? setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs)
-        : undefined;
-    const startedAt = Date.now();
-    const counters: StreamCounters = { events: 0, bytes: 0 };
-    logger.info({ topics: prepared.topics, clientAddress: this.clientAddress, positions: prepared.positions.length, ndjson }, 'stream opened');
+    this.open();
     const signal = this.abort.signal;
-    const format = ndjson ? 'ndjson' : 'sse';
+    const format = prepared.ndjson ? 'ndjson' : 'sse';
     try {
       // The same public compositions a pipeline of one's own is built from (src/pipeline.ts).
       yield* pipe(
         // consume names only the consumer.* events of KafkaInstrumentationEventType.
         consume(prepared.client, prepared.positions, { signal, onEvent: prepared.emit as (type: string, payload: Record<string, unknown>) => void, readAhead: true }),
-        defaultStages({
-          positions: prepared.positions,
-          format,
-          logger,
-          counters,
-          useTimestampForId: options.useTimestampForId === true,
-          ...(prepared.at !== undefined ? { startTimestamp: prepared.at } : {}),
-          ...(options.deserializer ? { deserializer: options.deserializer } : {}),
-          ...(options.filterer ? { filterer: options.filterer } : {}),
-          ...(options.transform ? { transform: options.transform } : {}),
-          ...(options.tombstones ? { tombstones: options.tombstones } : {}),
-        }),
+        this.records(prepared.positions),
         (chunks) => (prepared.expiresAt === undefined ? chunks : untilExpiry(chunks, prepared.expiresAt)),
         streamFraming({
           format,
           connectionId: prepared.connectionId,
-          counters,
+          counters: this.counters,
           signal,
           ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),
           ...(options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          onError: (err, clientError) => {
-            this.reason = clientError.code;
-            if (clientError instanceof TokenExpiredError) {
-              logger.info({ code: clientError.code }, 'stream ended: its authorization expired');
-              return;
-            }
-            prepared.emit('consumer.crash', { error: clientError.message });
-            logger.error({ err, code: clientError.code }, 'stream ended by an error');
-          },
+          onError: (err, clientError) => this.failed(err, clientError),
         }),
       );
     } finally {
-      clearTimeout(lifetime);
-      options.signal?.removeEventListener('abort', onServerClosing);
-      this.closing?.removeEventListener('abort', onServerClosing);
-      this.abort.abort(new Error('stream ended'));
-      await prepared.release().catch(() => {});
-      prepared.emit('consumer.disconnect', { reason: this.reason });
-      const summary: StreamSummary = {
-        connectionId: prepared.connectionId,
-        topics: prepared.topics,
-        clientAddress: this.clientAddress,
-        durationMs: Date.now() - startedAt,
-        events: counters.events,
-        bytes: counters.bytes,
-        reason: this.reason,
-      };
-      const { connectionId: _bound, ...fields } = summary; // the child logger already carries connectionId
-      logger.info(fields, 'stream closed');
-      options.onStreamEnd?.(summary);
+      await this.close();
     }
   }
+
+  /**
+   * The stream written straight to a Node response, in turns: alone (its own pipeline) until it has
+   * caught up, then as a member of the cohort at its positions, which sends it each batch as a Buffer
+   * shared with every other member; when its socket cannot take a batch it leaves, waits for the socket
+   * to drain, and catches up alone again. Same bytes as `chunks()`, apart from when position blocks and
+   * heartbeats come. Settles when the stream ends.
+   */
+  async drive(res: ServerResponse, fanout: Fanout, wheel: HeartbeatWheel | undefined): Promise<void> {
+    const { prepared, options } = this;
+    this.open();
+    const signal = this.abort.signal;
+    const sse = !prepared.ndjson;
+    const member = new StreamMember(res, this.counters, options.onProgress);
+    const expiry = prepared.expiresAt === undefined ? undefined : expiryTimer(prepared.expiresAt, (err) => {
+      this.failure = err;
+      this.end(err.code);
+    });
+    const shape: CohortShape = {
+      format: sse ? 'sse' : 'ndjson',
+      logger: prepared.logger,
+      ...(prepared.filterer ? { filterer: prepared.filterer } : {}),
+      ...(options.tombstones ? { tombstones: options.tombstones } : {}),
+    };
+    const key = cohortKey(prepared, shape);
+    let error: unknown;
+    try {
+      if (sse) {
+        const retryMs = options.retryMs ?? 2000;
+        member.write(encodeComment(`kafka-sse stream ${prepared.connectionId}`) + (retryMs > 0 ? `retry: ${Math.round(retryMs)}\n\n` : ''));
+        wheel?.add(member);
+      }
+      let positions = prepared.positions;
+      let round = 0;
+      let rejected = false;
+      while (!signal.aborted) {
+        positions = await this.catchUp(member, positions, { fanout, key, first: round++ === 0, rejected });
+        if (signal.aborted) break;
+        const how = await member.join(fanout, key, prepared.client, shape, positions, signal);
+        if (how === undefined) break; // the stream ended while in the cohort
+        rejected = how.kind === 'rejected';
+        if (how.kind === 'error') throw how.error;
+        if (how.kind === 'behind') {
+          positions = how.positions;
+          if (!(await drained(res))) break;
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) error = err;
+    } finally {
+      wheel?.remove(member);
+      fanout.leave(member);
+      expiry?.cancel();
+      const told = this.failure ?? error;
+      if (told !== undefined) {
+        const clientError = stageError(told);
+        this.failed(told, clientError);
+        if (sse && !res.destroyed) member.write(errorEventText(clientError));
+      }
+      await this.close();
+    }
+  }
+
+  /**
+   * Runs the stream's own pipeline from `from` until it may join its cohort: when it has caught up and no
+   * cohort is elsewhere (or it was just turned away), or when it stands where the cohort stands. Returns
+   * the positions it reached; everything before them has been written.
+   */
+  private async catchUp(
+    member: StreamMember,
+    from: Position[],
+    turn: { fanout: Fanout; key: string; first: boolean; rejected: boolean },
+  ): Promise<Position[]> {
+    const { prepared } = this;
+    const at = from.map((p) => ({ ...p }));
+    const index = new Map(at.map((p, i) => [`${p.topic}\u0000${p.partition}`, i]));
+    const local = new AbortController();
+    const stopLocal = () => local.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener('abort', stopLocal, { once: true });
+    const { fanout, key } = turn;
+    async function* untilJoinable(source: AsyncIterable<RecordBatch<KafkaRecord>>): AsyncGenerator<RecordBatch<KafkaRecord>> {
+      for await (const batch of source) {
+        yield batch;
+        // Pulled again: everything made of this batch has been written.
+        for (const p of batch.progress) {
+          const i = index.get(`${p.topic}\u0000${p.partition}`);
+          if (i !== undefined) at[i]!.offset = p.nextOffset;
+        }
+        const caughtUp = batch.records.length === 0 && batch.progress.length === 0;
+        const state = fanout.state(key, at);
+        if (state === 'same' || (caughtUp && (state === 'none' || !turn.rejected))) return;
+      }
+    }
+    try {
+      let skip = turn.first || prepared.ndjson ? 0 : 1; // the opening position block: the client has it
+      const chunks = pipe(
+        consume(prepared.client, at.map((p) => ({ ...p })), {
+          signal: local.signal,
+          onEvent: prepared.emit as (type: string, payload: Record<string, unknown>) => void,
+          readAhead: true,
+        }),
+        untilJoinable,
+        this.records(at.map((p) => ({ ...p }))),
+      );
+      for await (const chunk of chunks) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        if (member.closed) break;
+        if (!member.write(chunk) && !(await drained(member.res))) break;
+      }
+    } finally {
+      this.abort.signal.removeEventListener('abort', stopLocal);
+      local.abort(new Error('caught up'));
+    }
+    return at;
+  }
+}
+
+/** One stream as its cohort and the heartbeat wheel see it: a Node response and its counters. */
+class StreamMember implements CohortMember, Beating {
+  lastWrite = Date.now();
+  private departed: ((how: Departure | undefined) => void) | undefined;
+  private reported = 0;
+
+  constructor(
+    readonly res: ServerResponse,
+    private readonly counters: StreamCounters,
+    private readonly onProgress: KafkaSseOptions['onProgress'],
+  ) {}
+
+  get closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  /** Writes a chunk; false when the socket's buffer is full. Counts bytes and reports progress as `meter` does. */
+  write(chunk: string | Uint8Array, now = Date.now()): boolean {
+    const ok = this.res.write(chunk);
+    const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    this.counters.bytes += bytes;
+    if (this.onProgress) {
+      this.onProgress({ events: this.counters.events - this.reported, bytes });
+      this.reported = this.counters.events;
+    }
+    this.lastWrite = now;
+    return ok;
+  }
+
+  deliver(chunk: Buffer, events: number, now: number): boolean {
+    // A client that is gone leaves through its stream's end ('close'), not by falling behind.
+    if (this.closed) return true;
+    this.counters.events += events;
+    return this.write(chunk, now);
+  }
+
+  beat(now: number): void {
+    if (!this.closed && !this.res.writableNeedDrain) this.write(HEARTBEAT, now);
+  }
+
+  /**
+   * Joins the cohort of `key` at `positions`; settles when the member is out again: with the reason, or
+   * undefined when the stream ended (`signal`).
+   */
+  join(fanout: Fanout, key: string, source: KafkaClient, shape: CohortShape, positions: Position[], signal: AbortSignal): Promise<Departure | undefined> {
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        fanout.leave(this);
+        this.depart(undefined);
+      };
+      this.departed = (how) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(how);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      else fanout.join(key, source, shape, this, positions);
+    });
+  }
+
+  depart(how: Departure | undefined): void {
+    const departed = this.departed;
+    this.departed = undefined;
+    departed?.(how);
+  }
+}
+
+const HEARTBEAT = encodeComment('heartbeat');
+
+/** What `errorEvent` sends for an error that ends an SSE stream. */
+function errorEventText(clientError: KafkaSseError): string {
+  const after = clientError.details.retryAfterSeconds;
+  return (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
+}
+
+/** Everything that shapes a stream's bytes in a cohort: the source, its partitions in id order, format and filter. */
+function cohortKey(prepared: PreparedStream, shape: CohortShape): string {
+  let id = sourceIds.get(prepared.client);
+  if (id === undefined) sourceIds.set(prepared.client, (id = ++nextSourceId));
+  const partitions = prepared.positions.map((p) => `${p.topic}\u0000${p.partition}`).join('\u0001');
+  return `${id}\u0002${shape.format}\u0002${filterKey(shape.filterer)}\u0002${partitions}`;
+}
+const sourceIds = new WeakMap<KafkaClient, number>();
+let nextSourceId = 0;
+
+/** Calls `onExpired` with a TokenExpiredError at `expiresAt` (ms since the epoch). */
+function expiryTimer(expiresAt: number, onExpired: (err: TokenExpiredError) => void): { cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  // setTimeout holds at most 2^31-1 ms (24.8 days): re-armed until the time has come.
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left > 0) timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+    else onExpired(new TokenExpiredError('Your authorization has expired; reconnect with a fresh token', { expiredAt: new Date(expiresAt).toISOString() }));
+  };
+  arm();
+  return { cancel: () => clearTimeout(timer) };
 }
 
 /**

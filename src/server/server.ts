@@ -1,6 +1,5 @@
 // The ready-made server behind `kafka-sse serve`: node:http routing around the library's public API,
 // used exactly as any application would use it (one shared kafkajs instance, one options object).
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -14,7 +13,6 @@ import {
   KafkaUnavailableError,
   TopicNotAllowedError,
   closeSharedClient,
-  filter,
   kafkaSse,
   negotiateEncoding,
   parseAssignments,
@@ -29,6 +27,7 @@ import {
   urlFilter,
   type Filterer,
   type KafkaSseOptions,
+  type RequestLike,
 } from '../index.js'; // a user's server would import from 'kafka-eventsource'
 import { jwtAuthorizer, readableTopics } from './auth.js';
 import type { ServeConfig } from './config.js';
@@ -213,10 +212,9 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
   // Aborted by close(): every running stream ends cleanly, and its close line says `server closing`.
   const shutdown = new AbortController();
 
-  // The filter of the request a stream serves (`?key=`, `?header.…=`, `?match.…=`). The options object is
-  // shared (limits count per object), so the filter travels with the request's async context and is
-  // picked up once per stream, when its pipeline is built; unfiltered streams get no stage at all.
-  const urlFilters = new AsyncLocalStorage<Filterer>();
+  // The filter of the request a stream serves (`?key=`, `?header.…=`, `?match.…=`), parsed (and refused
+  // with a 400) by the route, and handed to the library through `requestFilter`.
+  const urlFilters = new WeakMap<RequestLike, Filterer>();
 
   // One options object for the whole server: connection limits are counted per options object.
   const streamOptions: KafkaSseOptions = {
@@ -234,10 +232,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     ...(options.tombstones ? { tombstones: options.tombstones } : {}),
     cohorts: options.fanout !== 'naive',
     authorize: guardInternalTopics(options.allowedTopics, authorize),
-    transform(source) {
-      const filterer = urlFilters.getStore();
-      return filterer ? filter(filterer)(source) : source;
-    },
+    requestFilter: (req) => urlFilters.get(req),
     kafkaEventHandlers: metrics.hooks.kafkaEventHandlers,
     onProgress: metrics.hooks.onProgress,
     onStreamEnd(summary) {
@@ -296,8 +291,8 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         res.end();
         return;
       }
-      const start = () => kafkaSse(req, res, topics, streamOptions, atTimestamp);
-      const done = filterer ? urlFilters.run(filterer, start) : urlFilters.exit(start);
+      if (filterer) urlFilters.set(req, filterer);
+      const done = kafkaSse(req, res, topics, streamOptions, atTimestamp);
       registry.track({ res, clientId, clientAddress: req.socket.remoteAddress, done });
       await done;
     },

@@ -1,8 +1,12 @@
 import type { DeserializedRecord, RecordBatch } from '../types.js';
 import { RawJsonRecord } from './rawJsonRecord.js';
 
-/** Returns true to send the record. */
-export type Filterer<R extends DeserializedRecord = DeserializedRecord> = (record: R) => boolean;
+/**
+ * Returns true to send the record. A filterer may carry a `cohortKey`: filterers with the same key keep
+ * the same records, so streams using them can share one encoding of each batch (`urlFilter` sets it).
+ * Without one, streams share an encoding only when they use the very same filterer function.
+ */
+export type Filterer<R extends DeserializedRecord = DeserializedRecord> = ((record: R) => boolean) & { readonly cohortKey?: string };
 
 /**
  * Keeps the records `filterer` accepts. Dropped records still count as read (the batch keeps its progress).

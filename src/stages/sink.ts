@@ -16,7 +16,7 @@ export function sink(res: Writable) {
 }
 
 /** Resolves true on `drain`, false if the stream closes first; leaves no listener behind. */
-async function drained(res: Writable): Promise<boolean> {
+export async function drained(res: Writable): Promise<boolean> {
   const done = new AbortController();
   try {
     return await Promise.race([

@@ -59,10 +59,13 @@ export function urlFilter(searchParams: URLSearchParams | string): Filterer | un
   }
   // Parse-free tests first: a record they drop never has its message parsed.
   const all = [...tests, ...messageTests];
-  return (record) => {
+  const filterer = (record: DeserializedRecord) => {
     for (const test of all) if (!test(record)) return false;
     return true;
   };
+  // The same conditions in any order (or repeated) keep the same records: one key for all of them.
+  const cohortKey = JSON.stringify([...groups].map(([name, values]) => [name, [...values].sort()]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+  return Object.assign(filterer, { cohortKey: `url:${cohortKey}` });
 }
 
 function isFilterParameter(name: string): boolean {
