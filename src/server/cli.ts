@@ -1,11 +1,16 @@
 // `kafka-sse serve`: parses flags and environment, serves, and shuts down gracefully on SIGTERM/SIGINT.
+// With `--workers N` (N > 1) this process becomes the primary of N worker processes (src/server/workers.ts),
+// each of which runs this same program and serves here.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { CliUsageError, helpText, parseCli } from './config.js';
 import type { KafkaSseServer, KafkaSseServerOptions } from './server.js';
+import type { WorkerPool } from './workers.js';
 
 /** Hard limit on shutdown: the process exits by then even if something hangs. */
 const SHUTDOWN_DEADLINE_MS = 4500;
+/** With --workers: the primary's limit, a little after its workers' own (it SIGKILLs what is left then). */
+const PRIMARY_SHUTDOWN_DEADLINE_MS = SHUTDOWN_DEADLINE_MS + 400;
 
 function packageVersion(): string {
   // Two levels up from src/server/ and from dist/server/ alike.
@@ -42,13 +47,14 @@ function missingPackage(err: unknown): string | undefined {
 
 /**
  * Runs the CLI. Returns the exit code for `--help`, `--version` and usage errors; for `serve`, resolves
- * once listening (the process then lives until a signal) and returns undefined.
+ * once listening (the process then lives until a signal) with the server, or with `--workers` > 1 with the
+ * pool of worker processes (once every worker listens).
  */
 export async function main(
   argv: string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
   extra: KafkaSseServerOptions = {},
-): Promise<{ exitCode: number } | { server: KafkaSseServer }> {
+): Promise<{ exitCode: number } | { server: KafkaSseServer } | { pool: WorkerPool }> {
   let command;
   try {
     command = parseCli(argv, env);
@@ -68,6 +74,27 @@ export async function main(
   }
   const loaded = await loadServer();
   if (!loaded) return { exitCode: 1 };
+  const workers = command.config.workers > 1 || env.KAFKA_SSE_WORKER_INDEX !== undefined ? await import('./workers.js') : undefined;
+  if (workers?.isWorkerProcess()) {
+    // A worker of `--workers`: the ordinary server, its own Kafka connections, no metrics listener.
+    const server = loaded.createKafkaSseServer({ ...workers.workerServerOptions(command.config), ...extra });
+    let address;
+    try {
+      address = await server.listen();
+    } catch (err) {
+      server.logger.fatal({ err }, 'could not listen');
+      await server.close();
+      process.exit(1); // the IPC channel to the primary would keep the process alive
+    }
+    workers.announceWorker(server, address);
+    handleSignals(server);
+    return { server };
+  }
+  if (workers && command.config.workers > 1) {
+    // Hooks in `extra` are functions of this process: they cannot reach the workers.
+    if (Object.keys(extra).length > 0) throw new Error('main(): extra server options cannot be used with --workers > 1');
+    return workers.startPrimary(command.config, { shutdownDeadlineMs: PRIMARY_SHUTDOWN_DEADLINE_MS });
+  }
   const server = loaded.createKafkaSseServer({ ...command.config, ...extra });
   try {
     await server.listen();

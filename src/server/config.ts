@@ -1,5 +1,6 @@
 // The CLI's settings: one table of flags (with their environment variables and defaults) that both the
 // parser and `--help` read, so the help text cannot drift from what is accepted.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { validateTopicName } from '../position.js';
 
@@ -14,6 +15,12 @@ export interface ServeConfig {
   port: number;
   /** Interface to listen on (default `localhost`; `0.0.0.0` or `::` for every interface). */
   host: string;
+  /**
+   * Processes serving the port (`--workers`; `auto` is resolved to the number of CPUs, at most
+   * MAX_WORKERS). 1 is one process, as without the flag. Only the CLI reads it: `createKafkaSseServer`
+   * is always one process and ignores it.
+   */
+  workers: number;
   /** Port of the separate listener for `GET /metrics` (0: any free port); no metrics listener when undefined. */
   metricsPort: number | undefined;
   /** Interface of the metrics listener (default `localhost`). */
@@ -56,6 +63,9 @@ export interface ServeConfig {
   jwtTopicsClaim: string | undefined;
 }
 
+/** The most `--workers` accepts (and what `auto` is capped at). */
+export const MAX_WORKERS = 64;
+
 export class CliUsageError extends Error {
   override name = 'CliUsageError';
   /** No command was given: the CLI prints the usage. */
@@ -80,6 +90,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'brokers', env: 'KAFKA_BROKERS', type: 'string', value: 'host:port,…', default: 'localhost:9092', description: 'Kafka bootstrap brokers' },
   { flag: 'port', env: 'PORT', type: 'string', value: 'n', default: '6917', description: 'TCP port to listen on (0: any free port)' },
   { flag: 'host', env: 'HOST', type: 'string', value: 'address', default: 'localhost', description: 'interface to listen on; 0.0.0.0 (or ::) for every interface, as in a container' },
+  { flag: 'workers', env: 'WORKERS', type: 'string', value: 'n|auto', default: '1', description: `processes serving the port (node:cluster), each with its own Kafka connections; auto: one per CPU (at most ${MAX_WORKERS})` },
   { flag: 'metrics-port', env: 'METRICS_PORT', type: 'string', value: 'n', default: 'off', description: 'serve GET /metrics (Prometheus) on a listener of its own at this port (0: any free port)' },
   { flag: 'metrics-host', env: 'METRICS_HOST', type: 'string', value: 'address', default: 'localhost', description: 'interface of the metrics listener' },
   { flag: 'allowed-topics', env: 'ALLOWED_TOPICS', type: 'string', value: 'a,b,…', default: 'every topic', description: 'only these topics may be streamed and listed; others get 404' },
@@ -143,6 +154,15 @@ function positiveInteger(raw: string, name: string, allowZero = false): number {
   return n;
 }
 
+/** `--workers`: a positive integer up to MAX_WORKERS, or `auto` (one per CPU, capped the same way). */
+function parseWorkers(raw: string): number {
+  if (raw.trim().toLowerCase() === 'auto') return Math.min(MAX_WORKERS, Math.max(1, availableParallelism()));
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new CliUsageError(`--workers must be a positive integer or auto, got "${raw}"`);
+  const n = Number(raw);
+  if (n > MAX_WORKERS) throw new CliUsageError(`--workers must be at most ${MAX_WORKERS}, got ${raw.trim()}`);
+  return n;
+}
+
 function seconds(raw: string, name: string): number {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw new CliUsageError(`${name} must be a number of seconds ≥ 0, got "${raw}"`);
@@ -202,6 +222,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   }
   const port = positiveInteger(text('port') ?? '6917', name('port'), true);
   if (port > 65535) throw new CliUsageError(`--port must be at most 65535, got ${port}`);
+  const workers = parseWorkers(text('workers') ?? '1');
   const metricsPortText = text('metrics-port');
   const metricsPort = metricsPortText === undefined ? undefined : positiveInteger(metricsPortText, name('metrics-port'), true);
   if (metricsPort !== undefined && metricsPort > 65535) throw new CliUsageError(`--metrics-port must be at most 65535, got ${metricsPort}`);
@@ -251,6 +272,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
       brokers,
       port,
       host: text('host') ?? 'localhost',
+      workers,
       metricsPort,
       metricsHost: text('metrics-host') ?? 'localhost',
       allowedTopics,

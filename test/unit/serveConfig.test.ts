@@ -1,6 +1,7 @@
 // `kafka-sse serve`'s defaults keep what only operators need off the public internet: localhost, no
 // metrics listener, no demo; and a bare `kafka-sse` starts nothing.
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { CliUsageError, parseCli, type ServeConfig } from '../../src/server/config.js';
 
@@ -34,4 +35,19 @@ test('bad metrics settings are usage errors', () => {
   assert.throws(() => serve(['--metrics-port', '6917']), /--metrics-port must differ from --port/);
   assert.throws(() => serve(['--metrics-port', '70000']), /at most 65535/);
   assert.throws(() => serve(['--metrics-port', 'nine']), /--metrics-port/);
+});
+
+test('--workers (WORKERS): 1 by default, a positive integer up to 64, or auto (one per CPU)', () => {
+  assert.equal(serve([]).workers, 1);
+  assert.equal(serve(['--workers', '4']).workers, 4);
+  assert.equal(serve([], { WORKERS: '3' }).workers, 3);
+  assert.equal(serve(['--workers', '2'], { WORKERS: '8' }).workers, 2, 'the flag wins over the variable');
+  assert.equal(serve(['--workers', '64']).workers, 64);
+  assert.equal(serve(['--workers', 'auto']).workers, Math.min(64, availableParallelism()));
+  assert.equal(serve([], { WORKERS: 'AUTO' }).workers, Math.min(64, availableParallelism()));
+  for (const bad of ['0', '-1', '1.5', 'two', 'all', '']) {
+    assert.throws(() => serve([`--workers=${bad}`]), (err: unknown) => err instanceof CliUsageError && /--workers must be a positive integer or auto/.test(err.message), bad);
+  }
+  assert.throws(() => serve(['--workers', '65']), /--workers must be at most 64, got 65/);
+  assert.equal(serve([], { WORKERS: '' }).workers, 1, 'an empty variable counts as unset');
 });
