@@ -1,5 +1,6 @@
 // The default handler: parse and validate the request, resolve it against Kafka, then run the default
 // pipeline (src/pipeline.ts: consume → defaultStages → streamFraming → sink).
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
@@ -488,6 +489,10 @@ export function createKafkaSse(options: KafkaSseOptions = {}): KafkaSseHandle {
   // A shared client asked for conflicting tuning throws here, once (an operator's mistake).
   if (options.kafka) sharedClient(options.kafka, options.clientTuning);
   const closing = new AbortController();
+  // Every stream of the handle listens to this one signal (and only to it): no listener per stream on the user's.
+  setMaxListeners(0, closing.signal);
+  if (options.signal?.aborted) closing.abort(options.signal.reason);
+  else options.signal?.addEventListener('abort', () => closing.abort(options.signal!.reason), { once: true });
   const ctx: HandleContext = {
     options,
     limiter: new ConnectionLimiter(options.maxConnections, options.maxConnectionsPerClient),
@@ -631,7 +636,8 @@ class StreamLife {
     private readonly prepared: PreparedStream,
     private readonly options: KafkaSseOptions,
     private readonly clientAddress: string | undefined,
-    private readonly closing?: AbortSignal,
+    /** The handle's closing signal (aborted by `close()` and by `options.signal`). */
+    private readonly closing: AbortSignal,
   ) {}
 
   /** Ends the stream for `why`; the first reason given is the one reported. */
@@ -643,10 +649,8 @@ class StreamLife {
   /** What both ways of running a stream do first: listen for the reasons it ends, log it open. */
   private open(): void {
     const { prepared, options } = this;
-    for (const signal of [options.signal, this.closing]) {
-      if (signal?.aborted) this.onServerClosing();
-      signal?.addEventListener('abort', this.onServerClosing, { once: true });
-    }
+    if (this.closing.aborted) this.onServerClosing();
+    this.closing.addEventListener('abort', this.onServerClosing, { once: true });
     if (options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0) {
       this.lifetime = setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs);
     }
@@ -658,8 +662,7 @@ class StreamLife {
   private async close(): Promise<void> {
     const { prepared, options } = this;
     clearTimeout(this.lifetime);
-    options.signal?.removeEventListener('abort', this.onServerClosing);
-    this.closing?.removeEventListener('abort', this.onServerClosing);
+    this.closing.removeEventListener('abort', this.onServerClosing);
     this.abort.abort(new Error('stream ended'));
     await prepared.release().catch(() => {});
     prepared.emit('consumer.disconnect', { reason: this.reason });

@@ -157,6 +157,8 @@ export class KafkaClient implements Source {
   private closed = false;
   /** Fetch requests sent, for tests and metrics. */
   directFetches = 0;
+  /** Metadata and ListOffsets requests in flight, by what they ask: callers asking the same share one. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly kafka: Kafka,
@@ -213,8 +215,23 @@ export class KafkaClient implements Source {
   }
 
   private async metadata(topics: string[]) {
-    const broker = await this.anyBroker();
-    return broker.metadata(topics);
+    return this.once(`metadata\u0000${topics.join('\u0000')}`, async () => {
+      const broker = await this.anyBroker();
+      return broker.metadata(topics);
+    });
+  }
+
+  /**
+   * The answer of a request already in flight that asks the same (`key`), else of a new one. Streams
+   * connecting together (a page reloaded by thousands of browsers) then cost one request, not thousands.
+   */
+  private once<T>(key: string, request: () => Promise<T>): Promise<T> {
+    let pending = this.inFlight.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = request().finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
   }
 
   /**
@@ -283,7 +300,11 @@ export class KafkaClient implements Source {
    * ListOffsets for each (partition, timestamp) asked, keyed by `offsetKey`. A request names a partition
    * once, so the same partition at several timestamps takes several rounds.
    */
-  private async listOffsets(items: Array<{ topic: string; partition: number; timestamp: string }>): Promise<Map<string, number>> {
+  private listOffsets(items: Array<{ topic: string; partition: number; timestamp: string }>): Promise<Map<string, number>> {
+    return this.once(`offsets\u0000${items.map((i) => offsetKey(i.topic, i.partition, i.timestamp)).join('\u0001')}`, () => this.requestOffsets(items));
+  }
+
+  private async requestOffsets(items: Array<{ topic: string; partition: number; timestamp: string }>): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     let pending = [...new Map(items.map((i) => [offsetKey(i.topic, i.partition, i.timestamp), i])).values()];
     while (pending.length > 0) {
