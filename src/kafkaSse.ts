@@ -18,7 +18,7 @@ import type { StreamCounters } from './stages/meter.js';
 import { encodeComment, encodeEvent } from './stages/sseEncode.js';
 import { drained, sink } from './stages/sink.js';
 import { stageError } from './stages/errorEvent.js';
-import { Fanout, type CohortMember, type CohortShape, type Departure } from './fanout/cohort.js';
+import { Fanout, type CohortEvents, type CohortMember, type CohortShape, type Departure } from './fanout/cohort.js';
 import { HeartbeatWheel, type Beating } from './fanout/heartbeatWheel.js';
 import { compress, negotiateEncoding, type CompressOptions, type StreamEncoding } from './stages/compress.js';
 import { webSink } from './stages/webSink.js';
@@ -497,7 +497,7 @@ export function createKafkaSse(options: KafkaSseOptions = {}): KafkaSseHandle {
     options,
     limiter: new ConnectionLimiter(options.maxConnections, options.maxConnectionsPerClient),
     closing: closing.signal,
-    fanout: options.kafka && options.cohorts !== false ? new Fanout() : undefined,
+    fanout: options.kafka && options.cohorts !== false ? new Fanout(cohortEvents(options)) : undefined,
     wheel: (options.heartbeatMs ?? 15_000) > 0 ? new HeartbeatWheel(options.heartbeatMs ?? 15_000) : undefined,
   };
   return {
@@ -514,6 +514,14 @@ export function createKafkaSse(options: KafkaSseOptions = {}): KafkaSseHandle {
       if (options.kafka) await closeSharedClient(options.kafka);
     },
   };
+}
+
+/** A cohort's fetches, as `consumer.fetch` events without a connectionId (one fetch serves every member). */
+function cohortEvents(options: KafkaSseOptions): CohortEvents | undefined {
+  const handler = options.kafkaEventHandlers?.['consumer.fetch'];
+  if (!handler) return undefined;
+  let id = 0;
+  return (type, payload) => handler({ id: ++id, type, timestamp: Date.now(), payload: { cohort: true, ...payload } });
 }
 
 const handles = new WeakMap<object, KafkaSseHandle | Error>();

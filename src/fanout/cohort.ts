@@ -112,7 +112,11 @@ class Cohort {
     public positions: Position[],
     private readonly source: RecordSource,
     private readonly shape: CohortShape,
-    private readonly registry: { gone(cohort: Cohort): void; departed(member: CohortMember, how: Departure): void },
+    private readonly registry: {
+      gone(cohort: Cohort): void;
+      departed(member: CohortMember, how: Departure): void;
+      emit?: CohortEvents;
+    },
   ) {}
 
   join(member: CohortMember, positions: Position[]): void {
@@ -148,6 +152,7 @@ class Cohort {
           return;
         }
         this.waiting = true;
+        const startedAt = Date.now();
         let fetched: FetchedPartition[];
         try {
           fetched = await this.source.fetch(this.positions, { wait: true, signal: this.stop.signal });
@@ -156,6 +161,7 @@ class Cohort {
         }
         if (this.stop.signal.aborted) return;
         if (fetched.length === 0) continue;
+        this.registry.emit?.('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - startedAt, members: this.members.size });
         const next = advance(this.positions, fetched);
         const { chunk, events } = await encodeTailBatch(this.shape, this.positions, batchOf(fetched));
         this.positions = next;
@@ -180,6 +186,9 @@ class Cohort {
   }
 }
 
+/** Told of each cohort fetch (`consumer.fetch`, with the members it serves). */
+export type CohortEvents = (type: 'consumer.fetch', payload: Record<string, unknown>) => void;
+
 /** Where a stream stands against the cohort of its key. */
 export type CohortState = 'none' | 'same' | 'other';
 
@@ -190,6 +199,8 @@ export type CohortState = 'none' | 'same' | 'other';
 export class Fanout {
   private readonly cohorts = new Map<string, Cohort>();
   private readonly memberOf = new Map<CohortMember, Cohort>();
+
+  constructor(private readonly emit?: CohortEvents) {}
 
   /** Whether a cohort reads `key`, and whether it is at `positions` now. */
   state(key: string, positions: Position[]): CohortState {
@@ -213,6 +224,7 @@ export class Fanout {
           this.memberOf.delete(m);
           m.depart(how);
         },
+        ...(this.emit ? { emit: this.emit } : {}),
       });
       this.cohorts.set(key, cohort);
       this.memberOf.set(member, cohort);
