@@ -20,6 +20,8 @@ const isErrorCode = (reason: string) => reason.startsWith('KSSE_');
 export interface ServerMetricsSources {
   /** Log lines dropped so far because stdout was not read fast enough (see logDestination.ts). */
   logLinesDropped?: () => number;
+  /** Cohorts running, and the streams in them. */
+  cohorts?: () => { cohorts: number; members: number };
 }
 
 /** A registry of its own per server, so several servers (or tests) in one process do not collide. */
@@ -44,9 +46,25 @@ export function createServerMetrics(sources: ServerMetricsSources = {}): ServerM
   });
   const fetchDuration = new Histogram({
     name: 'kafka_sse_fetch_duration_seconds',
-    help: 'Kafka fetch duration per stream; includes the long-poll wait once a stream has caught up',
+    help: 'Kafka fetch duration, per stream reading alone and per cohort; includes the long-poll wait once caught up',
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
+  });
+  new Gauge({
+    name: 'kafka_sse_cohorts',
+    help: 'Cohorts running: caught-up streams of the same partitions and shape that share each batch',
+    registers: [registry],
+    collect() {
+      this.set(sources.cohorts?.().cohorts ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kafka_sse_cohort_streams',
+    help: 'Streams in a cohort right now (the rest are catching up alone or run their own pipeline)',
+    registers: [registry],
+    collect() {
+      this.set(sources.cohorts?.().members ?? 0);
+    },
   });
   let droppedReported = 0;
   new Counter({

@@ -13,7 +13,7 @@ import {
   KafkaUnavailableError,
   TopicNotAllowedError,
   closeSharedClient,
-  kafkaSse,
+  createKafkaSse,
   negotiateEncoding,
   parseAssignments,
   parseLastEventId,
@@ -70,6 +70,8 @@ export interface KafkaSseServer {
   readonly logger: PinoLogger;
   /** Streams open right now. */
   readonly openStreams: number;
+  /** Cohorts running now, and the streams in them (docs/decisions/011-cohort-fan-out.md). */
+  readonly cohorts: { cohorts: number; members: number };
   /** The Prometheus registry behind `/metrics`. */
   readonly metrics: Registry;
   /** The listener of `GET /metrics`, with `metricsPort` only: never the public port. */
@@ -196,7 +198,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
   const registry = new StreamRegistry();
   const staticFiles = options.demo ? loadStatic() : new Map<string, { body: Buffer; type: string }>();
   const healthTimeoutMs = options.healthTimeoutMs ?? 2000;
-  const metrics = createServerMetrics({ logLinesDropped: () => logs?.droppedLines ?? 0 });
+  const metrics = createServerMetrics({ logLinesDropped: () => logs?.droppedLines ?? 0, cohorts: () => streams.cohorts });
   const authorize =
     options.authorize ??
     (options.jwtSecret || options.jwksUrl
@@ -249,6 +251,9 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     },
   };
 
+  // One handle for the whole server: its limits count every stream, and its cohorts are shared by all.
+  const streams = createKafkaSse(streamOptions);
+
   const stream: Route = {
     methods: ['GET'],
     async handle(req, res, match, query) {
@@ -292,7 +297,7 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
         return;
       }
       if (filterer) urlFilters.set(req, filterer);
-      const done = kafkaSse(req, res, topics, streamOptions, atTimestamp);
+      const done = streams.handle(req, res, topics, atTimestamp);
       registry.track({ res, clientId, clientAddress: req.socket.remoteAddress, done });
       await done;
     },
@@ -505,6 +510,9 @@ export function createKafkaSseServer(options: KafkaSseServerOptions = {}): Kafka
     logger,
     get openStreams() {
       return registry.size;
+    },
+    get cohorts() {
+      return streams.cohorts;
     },
     metrics: metrics.registry,
     metricsServer,

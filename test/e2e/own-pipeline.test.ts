@@ -2,34 +2,11 @@
 // Chromium's own EventSource: it streams, and after a connection cut the browser resumes from its
 // Last-Event-ID with every record exactly once. A TCP proxy in front of the recipe does the cutting.
 import assert from 'node:assert/strict';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { chromiumPage } from './helpers/chromium.js';
+import { cuttingProxy } from './helpers/proxy.js';
 import { produce } from '../helpers/kafka.js';
 import { createRecipeTopic, startServerRecipe } from '../helpers/recipes.js';
-
-
-/** Forwards 127.0.0.1:<port> to `target`; `cut()` breaks every open connection, as a network would. */
-async function cuttingProxy(target: URL) {
-  const sockets = new Set<Socket>();
-  const proxy = createServer((downstream) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const s of [downstream, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    downstream.pipe(upstream).pipe(downstream);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    cut: () => {
-      for (const s of sockets) s.destroy();
-    },
-    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
-  };
-}
 
 test("the README's own pipeline streams to Chromium's EventSource and resumes after a cut, every record once", async (t) => {
   const topic = await createRecipeTopic(3, 'own-pipeline');
