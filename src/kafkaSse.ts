@@ -15,7 +15,7 @@ import { defaultStages, streamFraming } from './pipeline.js';
 import type { Deserializer } from './stages/deserialize.js';
 import type { Filterer } from './stages/filter.js';
 import type { StreamCounters } from './stages/meter.js';
-import { encodeComment, encodeEvent } from './stages/sseEncode.js';
+import { encodeComment, encodeEvent, encodePosition } from './stages/sseEncode.js';
 import { drained, sink } from './stages/sink.js';
 import { stageError } from './stages/errorEvent.js';
 import { Fanout, type CohortEvents, type CohortMember, type CohortShape, type Departure } from './fanout/cohort.js';
@@ -779,8 +779,16 @@ class StreamLife {
       let positions = prepared.positions;
       let round = 0;
       let rejected = false;
+      // A stream that starts where its cohort stands (a browser opening the live tail, most often) joins at
+      // once: it has nothing to catch up, so it needs no pipeline, and no fetch, of its own.
+      let joinNow = fanout.state(key, positions) === 'same';
+      if (joinNow) {
+        round++;
+        if (sse) member.write(encodePosition(JSON.stringify(positions.map(({ topic, partition, offset }) => ({ topic, partition, offset })))));
+      }
       while (!signal.aborted) {
-        positions = await this.catchUp(member, positions, { fanout, key, first: round++ === 0, rejected });
+        if (!joinNow) positions = await this.catchUp(member, positions, { fanout, key, first: round++ === 0, rejected });
+        joinNow = false;
         if (signal.aborted) break;
         const how = await member.join(fanout, key, prepared.client, shape, positions, signal);
         if (how === undefined) break; // the stream ended while in the cohort
