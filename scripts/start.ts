@@ -57,6 +57,7 @@ function checkpoint(): void {
 try {
   const parsed = parseCli(['serve', '--demo', ...process.argv.slice(2)]);
   if (parsed.command !== 'serve') throw new CliUsageError('npm start only serves; run `npx kafka-sse --help` for the flags');
+  if (parsed.config.workers > 1) throw new CliUsageError('npm start runs the demo in one process; for --workers run `npx kafka-sse serve --workers …`');
   const external = externalBrokers();
   let brokers = external ?? parsed.config.brokers;
   if (!external) {
