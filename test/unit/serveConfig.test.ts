@@ -51,3 +51,10 @@ test('--workers (WORKERS): 1 by default, a positive integer up to 64, or auto (o
   assert.throws(() => serve(['--workers', '65']), /--workers must be at most 64, got 65/);
   assert.equal(serve([], { WORKERS: '' }).workers, 1, 'an empty variable counts as unset');
 });
+
+test('--fanout (FANOUT): cohort by default, naive to compare, anything else a usage error', () => {
+  assert.equal(serve([]).fanout, undefined, 'unset: the library default (cohorts)');
+  assert.equal(serve(['--fanout', 'naive']).fanout, 'naive');
+  assert.equal(serve([], { FANOUT: 'cohort' }).fanout, 'cohort');
+  assert.throws(() => serve(['--fanout', 'shared']), /--fanout must be cohort or naive, got "shared"/);
+});
