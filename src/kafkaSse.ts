@@ -796,7 +796,7 @@ class StreamLife {
         if (how.kind === 'error') throw how.error;
         if (how.kind === 'behind') {
           positions = how.positions;
-          if (!(await drained(res))) break;
+          if (res.writableNeedDrain && !(await drained(res))) break;
         }
       }
     } catch (err) {
