@@ -1020,6 +1020,7 @@ export async function kafkaSseResponse(
   if (handle instanceof Error) {
     const req: RequestLike = { headers: Object.fromEntries(request.headers), url: request.url };
     const { status, headers, body } = refusalResponse(req, refused(options, req, handle), options.retryMs);
+    if (status === 200) delete headers.connection; // a hop-by-hop header: fetch-style runtimes set it themselves
     return new Response(body, { status, headers });
   }
   return handle.response(request, assignments, atTimestamp);
