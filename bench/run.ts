@@ -1,4 +1,6 @@
-// `npm run bench [-- --quick] [-- --json] [-- --only=firstEvent,drain,latency,slowClient,idle]`
+// `npm run bench [-- --quick] [-- --json] [-- --only=firstEvent,drain,latency,slowClient,idle,compression,fanout]`
+// (fanout flags: --fanout-sizes=200,1000,5000,10000,200x50 --fanout-modes=naive,cohort,floor --fanout-seconds=20
+//  --fanout-slow=cohort,naive|off --fanout-slow-seconds=35; see bench/scenarios/fanout.ts)
 // Measures every figure of the performance table against the local broker, each beside its reference
 // from the same run, and prints the table (or JSON with --json). Loopback only; stops by itself.
 import os from 'node:os';
@@ -6,6 +8,7 @@ import { createRequire } from 'node:module';
 import { kafkaVersion, runningVersion } from '../scripts/lib/kafkaHarness.js';
 import { compression, type CompressionResult } from './scenarios/compression.js';
 import { drain, type DrainResult } from './scenarios/drain.js';
+import { fanout, type FanoutResult, type FanoutRun } from './scenarios/fanout.js';
 import { timeToFirstEvent, type FirstEventResult } from './scenarios/firstEvent.js';
 import { idle, type IdleResult } from './scenarios/idle.js';
 import { latency, type LatencyResult } from './scenarios/latency.js';
@@ -15,7 +18,7 @@ import { BROKERS, Fixtures, REFERENCE_GROUP_PREFIX, progress, withTimeout } from
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const json = args.includes('--json');
-const SCENARIOS = ['firstEvent', 'drain', 'latency', 'slowClient', 'idle', 'compression'] as const;
+const SCENARIOS = ['firstEvent', 'drain', 'latency', 'slowClient', 'idle', 'compression', 'fanout'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = new Set<Scenario>(onlyArg ? (onlyArg.slice(7).split(',') as Scenario[]) : SCENARIOS);
@@ -31,6 +34,7 @@ interface Row {
 }
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ms`;
+const msOf = ms;
 const mib = (v: number) => `${(v / 2 ** 20).toFixed(1)} MiB`;
 const kib = (v: number) => `${(v / 1024).toFixed(1)} KiB`;
 const rate = (v: number) => `${Math.round(v).toLocaleString('en-US')} records/s`;
@@ -45,6 +49,7 @@ async function main() {
     slowClient?: SlowClientResult;
     idle?: IdleResult;
     compression?: CompressionResult;
+    fanout?: FanoutResult;
     groups?: { before: number; newByStreaming: string[]; newByReference: number; newByOthers: string[] };
   } = {};
   try {
@@ -62,6 +67,7 @@ async function main() {
     await run('slowClient', slowClient);
     await run('idle', idle);
     await run('compression', compression);
+    await run('fanout', fanout);
     // Groups created while the bench streamed: kafka-sse's server uses client id kafka-sse-bench-server
     // (or KafkaSSE-<id> per connection); the reference consumers use a known prefix. Anything else was
     // made by another client of the same broker during the run and is listed, not counted.
@@ -188,6 +194,74 @@ async function main() {
           pass: gzip.bytesPerEvent <= 0.25 * plain.bytesPerEvent,
         });
       }
+    }
+  }
+
+  if (results.fanout) {
+    // Fan-out: thousands of streams on one topic, the CLI (cohort = default, naive) beside the floor server.
+    const runs = results.fanout.runs.filter((r) => !r.error);
+    const ms = (v: number) => (Number.isFinite(v) ? msOf(v) : '–');
+    const at = (streams: number, mode: string, rate = 10) => runs.find((r) => r.streams === streams && r.mode === mode && r.ratePerSecond === rate);
+    const subjectMode = runs.some((r) => r.mode === 'cohort') ? 'cohort' : 'naive';
+    const once = (r: FanoutRun) => `${((100 * r.exactlyOnce) / r.expected).toFixed(r.exactlyOnce === r.expected ? 0 : 3)} % exactly once`;
+    const lat = (r: FanoutRun | undefined) => (r ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)} (${once(r)})` : 'not run');
+    const others = (streams: number, f: (r: FanoutRun | undefined) => string) =>
+      (['naive', 'floor'] as const).filter((m) => m !== subjectMode).map((m) => `${m}: ${f(at(streams, m))}`).join('; ');
+    const latencyRow = (streams: number, target: string, pass: (r: FanoutRun) => boolean) => {
+      const r = at(streams, subjectMode);
+      if (!r) return;
+      const floor = at(streams, 'floor');
+      rows.push({
+        figure: `fan-out: ${streams.toLocaleString('en-US')} streams on one topic × 10 records/s, ${subjectMode} (${r.opened} opened, ${r.refused} refused)`,
+        result: lat(r),
+        reference: others(streams, lat),
+        ratio: floor ? `${(r.latency.p99 / floor.latency.p99).toFixed(2)}× floor (p99)` : '',
+        target,
+        pass: pass(r),
+      });
+    };
+    // A latency over part of the records says little, so these rows also need every record delivered once.
+    const all = (r: FanoutRun) => r.exactlyOnce === r.expected && r.refused === 0;
+    latencyRow(1000, 'p50 ≤ 20 ms, p99 ≤ 100 ms (and 100 % delivered)', (r) => all(r) && r.latency.p50 <= 20 && r.latency.p99 <= 100);
+    latencyRow(5000, 'p99 ≤ 250 ms (and 100 % delivered)', (r) => all(r) && r.latency.p99 <= 250);
+    latencyRow(10000, '100 % delivered, p99 ≤ 1 s', (r) => all(r) && r.latency.p99 <= 1000);
+    for (const streams of [...new Set(runs.filter((r) => r.streams >= 1000 && r.ratePerSecond === 10).map((r) => r.streams))].sort((a, b) => a - b)) {
+      const r = at(streams, subjectMode);
+      const floor = at(streams, 'floor');
+      if (!r) continue;
+      const cpu = (x: FanoutRun | undefined) => (x ? `${x.cpuMicrosPerDelivery.toFixed(1)} µs` : 'not run');
+      rows.push({
+        figure: `fan-out: server CPU per delivery, ${streams.toLocaleString('en-US')} streams, ${subjectMode}`,
+        result: cpu(r),
+        reference: others(streams, cpu),
+        ratio: floor ? `${(r.cpuMicrosPerDelivery / floor.cpuMicrosPerDelivery).toFixed(2)}× floor` : '',
+        target: '≤ 1.5× floor',
+        pass: !!floor && r.cpuMicrosPerDelivery <= 1.5 * floor.cpuMicrosPerDelivery,
+      });
+    }
+    const r10 = at(10000, subjectMode);
+    if (r10) {
+      const floor = at(10000, 'floor');
+      const rss = (x: FanoutRun | undefined) => (x ? kib(x.rssPerStream) : 'not run');
+      rows.push({
+        figure: `fan-out: server RSS per stream, 10,000 streams open, ${subjectMode}`,
+        result: rss(r10),
+        reference: others(10000, rss),
+        ratio: floor ? `${(r10.rssPerStream / floor.rssPerStream).toFixed(2)}× floor` : '',
+        target: '≤ 1.5× floor',
+        pass: !!floor && r10.rssPerStream <= 1.5 * floor.rssPerStream,
+      });
+    }
+    for (const s of results.fanout.slow.filter((x) => !x.error)) {
+      const sc = s.stalledClient;
+      rows.push({
+        figure: `fan-out: ${s.streams.toLocaleString('en-US')} streams, one more stops reading for ${s.stallSeconds} s (${s.mode})`,
+        result: `others' p99 ${ms(s.stalled.p99)}; the stalled stream got ${sc.exactlyOnce}/${sc.expected} exactly once (missing ${sc.missing}, duplicates ${sc.duplicates}) after resuming`,
+        reference: `same streams, the extra one reading: p99 ${ms(s.baseline.p99)}`,
+        ratio: `${s.ratio.toFixed(2)}`,
+        target: '≤ 1.10; stalled stream gets every record once',
+        pass: s.ratio <= 1.1 && sc.exactlyOnce === sc.expected && sc.duplicates === 0,
+      });
     }
   }
 
