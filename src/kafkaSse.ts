@@ -1,6 +1,5 @@
 // The default handler: parse and validate the request, resolve it against Kafka, then run the default
 // pipeline (src/pipeline.ts: consume → defaultStages → streamFraming → sink).
-import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kafka, KafkaConfig } from 'kafkajs';
 import { pipe } from 'it-pipe';
@@ -228,8 +227,10 @@ interface PreparedStream {
 interface HandleContext {
   options: KafkaSseOptions;
   limiter: ConnectionLimiter;
-  /** Aborted by the handle's `close()`. */
+  /** Aborted by the handle's `close()` (and by `options.signal`). */
   closing: AbortSignal;
+  /** The streams running now: ended one by one when `closing` aborts (one listener, not one per stream). */
+  streams: Set<StreamLife>;
   /** The cohorts of caught-up streams (with a shared `kafka`, unless `cohorts: false`). */
   fanout: Fanout | undefined;
   /** The heartbeats of streams run by `drive`. */
@@ -489,14 +490,18 @@ export function createKafkaSse(options: KafkaSseOptions = {}): KafkaSseHandle {
   // A shared client asked for conflicting tuning throws here, once (an operator's mistake).
   if (options.kafka) sharedClient(options.kafka, options.clientTuning);
   const closing = new AbortController();
-  // Every stream of the handle listens to this one signal (and only to it): no listener per stream on the user's.
-  setMaxListeners(0, closing.signal);
   if (options.signal?.aborted) closing.abort(options.signal.reason);
   else options.signal?.addEventListener('abort', () => closing.abort(options.signal!.reason), { once: true });
+  const streams = new Set<StreamLife>();
+  // An EventTarget listener costs close to 1 KiB: the handle holds one, and ends its streams itself.
+  closing.signal.addEventListener('abort', () => {
+    for (const stream of [...streams]) stream.end('server closing');
+  });
   const ctx: HandleContext = {
     options,
     limiter: new ConnectionLimiter(options.maxConnections, options.maxConnectionsPerClient),
     closing: closing.signal,
+    streams,
     fanout: options.kafka && options.cohorts !== false ? new Fanout(cohortEvents(options)) : undefined,
     wheel: (options.heartbeatMs ?? 15_000) > 0 ? new HeartbeatWheel(options.heartbeatMs ?? 15_000) : undefined,
   };
@@ -587,7 +592,7 @@ async function serveNode(
     return;
   }
 
-  const stream = new StreamLife(prepared, options, req.socket?.remoteAddress, ctx.closing);
+  const stream = new StreamLife(prepared, options, req.socket?.remoteAddress, ctx);
   const onClose = () => stream.end('client disconnected');
   res.once('close', onClose);
   // A client that left while the stream was being set up.
@@ -636,7 +641,8 @@ class StreamLife {
   private readonly counters: StreamCounters = { events: 0, bytes: 0 };
   private startedAt = 0;
   private lifetime: NodeJS.Timeout | undefined;
-  private readonly onServerClosing = () => this.end('server closing');
+  /** Called once when the stream is ended (`end`): how a stream waiting in a cohort hears of it. */
+  interrupt: (() => void) | undefined;
   /** An error the stream must tell its client before it ends (its authorization ran out). */
   private failure: KafkaSseError | undefined;
 
@@ -644,21 +650,28 @@ class StreamLife {
     private readonly prepared: PreparedStream,
     private readonly options: KafkaSseOptions,
     private readonly clientAddress: string | undefined,
-    /** The handle's closing signal (aborted by `close()` and by `options.signal`). */
-    private readonly closing: AbortSignal,
+    /** The handle's closing signal and its set of running streams. */
+    private readonly handle: Pick<HandleContext, 'closing' | 'streams'>,
   ) {}
 
   /** Ends the stream for `why`; the first reason given is the one reported. */
   end(why: string): void {
     if (this.reason === 'ended') this.reason = why;
     this.abort.abort(new Error(why));
+    const interrupt = this.interrupt;
+    this.interrupt = undefined;
+    interrupt?.();
+  }
+
+  get ended(): boolean {
+    return this.abort.signal.aborted;
   }
 
   /** What both ways of running a stream do first: listen for the reasons it ends, log it open. */
   private open(): void {
     const { prepared, options } = this;
-    if (this.closing.aborted) this.onServerClosing();
-    this.closing.addEventListener('abort', this.onServerClosing, { once: true });
+    if (this.handle.closing.aborted) this.end('server closing');
+    else this.handle.streams.add(this);
     if (options.maxLifetimeMs !== undefined && options.maxLifetimeMs > 0) {
       this.lifetime = setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs);
     }
@@ -670,7 +683,7 @@ class StreamLife {
   private async close(): Promise<void> {
     const { prepared, options } = this;
     clearTimeout(this.lifetime);
-    this.closing.removeEventListener('abort', this.onServerClosing);
+    this.handle.streams.delete(this);
     this.abort.abort(new Error('stream ended'));
     await prepared.release().catch(() => {});
     prepared.emit('consumer.disconnect', { reason: this.reason });
@@ -790,7 +803,7 @@ class StreamLife {
         if (!joinNow) positions = await this.catchUp(member, positions, { fanout, key, first: round++ === 0, rejected });
         joinNow = false;
         if (signal.aborted) break;
-        const how = await member.join(fanout, key, prepared.client, shape, positions, signal);
+        const how = await member.join(fanout, key, prepared.client, shape, positions, this);
         if (how === undefined) break; // the stream ended while in the cohort
         rejected = how.kind === 'rejected';
         if (how.kind === 'error') throw how.error;
@@ -916,18 +929,25 @@ class StreamMember implements CohortMember, Beating {
    * Joins the cohort of `key` at `positions`; settles when the member is out again: with the reason, or
    * undefined when the stream ended (`signal`).
    */
-  join(fanout: Fanout, key: string, source: KafkaClient, shape: CohortShape, positions: Position[], signal: AbortSignal): Promise<Departure | undefined> {
+  join(
+    fanout: Fanout,
+    key: string,
+    source: KafkaClient,
+    shape: CohortShape,
+    positions: Position[],
+    life: { ended: boolean; interrupt: (() => void) | undefined },
+  ): Promise<Departure | undefined> {
     return new Promise((resolve) => {
-      const onAbort = () => {
+      this.departed = (how) => {
+        life.interrupt = undefined;
+        resolve(how);
+      };
+      // No EventTarget listener (about 1 KiB each): the stream calls this when it ends.
+      life.interrupt = () => {
         fanout.leave(this);
         this.depart(undefined);
       };
-      this.departed = (how) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(how);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) onAbort();
+      if (life.ended) life.interrupt();
       else fanout.join(key, source, shape, this, positions);
     });
   }
@@ -1042,7 +1062,7 @@ async function serveFetch(
     if (status === 200) delete headers.connection; // a hop-by-hop header: fetch-style runtimes set it themselves
     return new Response(body, { status, headers });
   }
-  const stream = new StreamLife(prepared, options, undefined, ctx.closing);
+  const stream = new StreamLife(prepared, options, undefined, ctx);
   if (request.signal?.aborted) stream.end('client disconnected');
   request.signal?.addEventListener('abort', () => stream.end('client disconnected'), { once: true });
   const encoding = negotiateEncoding(req, options.compress);
