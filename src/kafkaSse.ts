@@ -142,7 +142,9 @@ export interface StreamSummary {
 function connectionIdOf(req: RequestLike): string {
   const header = req.headers['x-request-id'];
   const value = Array.isArray(header) ? header[0] : header;
-  return value && /^[\w.:-]{1,128}$/.test(value) ? value : uuidv4();
+  // uuid builds its string from a dozen concatenations, which V8 keeps as a tree of ~11 strings (350 B)
+  // for as long as the stream holds the id: copied once into one flat string.
+  return value && /^[\w.:-]{1,128}$/.test(value) ? value : Buffer.from(uuidv4(), 'latin1').toString('latin1');
 }
 
 function headerValue(req: RequestLike, name: string): string | undefined {
@@ -246,11 +248,7 @@ async function prepare(
   const { options } = ctx;
   const connectionId = connectionIdOf(req);
   const logger = (options.logger ?? silentLogger).child({ connectionId });
-  let eventId = 0;
-  const emit = (type: KafkaInstrumentationEventType, payload: Record<string, unknown> = {}) => {
-    const handler = options.kafkaEventHandlers?.[type];
-    if (handler) handler({ id: ++eventId, type, timestamp: Date.now(), payload: { connectionId, ...payload } });
-  };
+  const emit = instrumentation(options, connectionId);
   // The header, or `?lastEventId=` for browsers reopening an EventSource (they cannot set the header).
   const lastEventId = headerValue(req, 'last-event-id') ?? queryParameter(req.url, 'lastEventId');
   const request =
@@ -285,10 +283,7 @@ async function prepare(
       options.clientTuning,
       logger,
     );
-  const release = async () => {
-    releaseSlot();
-    if (perConnection) await client.close();
-  };
+  const release = releaser(releaseSlot, perConnection ? client : undefined);
   try {
     const positions = await withDeadline(
       client.connect().then(() => resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at })),
@@ -300,6 +295,26 @@ async function prepare(
     await release();
     throw err;
   }
+}
+
+// The stream's `emit` and `release` live as long as it does: made outside `prepare`, so that they keep
+// only what they use and not the context of everything `prepare` parsed on the way.
+
+/** A stream's instrumentation events (`kafkaEventHandlers`), numbered per stream. */
+function instrumentation(options: KafkaSseOptions, connectionId: string): PreparedStream['emit'] {
+  let eventId = 0;
+  return (type, payload = {}) => {
+    const handler = options.kafkaEventHandlers?.[type];
+    if (handler) handler({ id: ++eventId, type, timestamp: Date.now(), payload: { connectionId, ...payload } });
+  };
+}
+
+/** Gives the connection slot back and closes a per-connection client. */
+function releaser(releaseSlot: () => void, ownClient: KafkaClient | undefined): () => Promise<void> {
+  return async () => {
+    releaseSlot();
+    await ownClient?.close();
+  };
 }
 
 /** Both filters (the handle's, then the request's), as one; its `cohortKey` names both. */
@@ -636,7 +651,15 @@ function compressed(chunks: AsyncIterable<string | Uint8Array>, compression: Kaf
  * server closing, lifetime), and the log lines, events and summary when it does.
  */
 class StreamLife {
-  private readonly abort = new AbortController();
+  /** Why the stream was ended, once it was. */
+  private endedWith: Error | undefined;
+  /**
+   * The stream's AbortSignal, made only when something needs one (its own pipeline): an AbortSignal is an
+   * EventTarget with two Maps, about 0.5 KiB, which a stream that only sits in a cohort never uses.
+   */
+  private controller: AbortController | undefined;
+  /** Stops the pipeline of a stream catching up alone (`catchUp`). */
+  private stopAlone: (() => void) | undefined;
   private reason = 'ended';
   private readonly counters: StreamCounters = { events: 0, bytes: 0 };
   private startedAt = 0;
@@ -657,14 +680,24 @@ class StreamLife {
   /** Ends the stream for `why`; the first reason given is the one reported. */
   end(why: string): void {
     if (this.reason === 'ended') this.reason = why;
-    this.abort.abort(new Error(why));
+    this.endedWith ??= new Error(why);
+    this.controller?.abort(this.endedWith);
+    this.stopAlone?.();
     const interrupt = this.interrupt;
     this.interrupt = undefined;
     interrupt?.();
   }
 
   get ended(): boolean {
-    return this.abort.signal.aborted;
+    return this.endedWith !== undefined;
+  }
+
+  private get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.endedWith) this.controller.abort(this.endedWith);
+    }
+    return this.controller.signal;
   }
 
   /** What both ways of running a stream do first: listen for the reasons it ends, log it open. */
@@ -684,7 +717,8 @@ class StreamLife {
     const { prepared, options } = this;
     clearTimeout(this.lifetime);
     this.handle.streams.delete(this);
-    this.abort.abort(new Error('stream ended'));
+    this.endedWith ??= new Error('stream ended');
+    this.controller?.abort(this.endedWith);
     await prepared.release().catch(() => {});
     prepared.emit('consumer.disconnect', { reason: this.reason });
     const summary: StreamSummary = {
@@ -733,7 +767,7 @@ class StreamLife {
   async *chunks(): AsyncGenerator<string | Uint8Array> {
     const { prepared, options } = this;
     this.open();
-    const signal = this.abort.signal;
+    const signal = this.signal;
     const format = prepared.ndjson ? 'ndjson' : 'sse';
     try {
       // The same public compositions a pipeline of one's own is built from (src/pipeline.ts).
@@ -768,7 +802,6 @@ class StreamLife {
   async drive(res: ServerResponse, fanout: Fanout, wheel: HeartbeatWheel | undefined): Promise<void> {
     const { prepared, options } = this;
     this.open();
-    const signal = this.abort.signal;
     const sse = !prepared.ndjson;
     const member = new StreamMember(res, this.counters, options.onProgress);
     const expiry = prepared.expiresAt === undefined ? undefined : expiryTimer(prepared.expiresAt, (err) => {
@@ -799,10 +832,10 @@ class StreamLife {
         round++;
         if (sse) member.write(encodePosition(JSON.stringify(positions.map(({ topic, partition, offset }) => ({ topic, partition, offset })))));
       }
-      while (!signal.aborted) {
+      while (!this.ended) {
         if (!joinNow) positions = await this.catchUp(member, positions, { fanout, key, first: round++ === 0, rejected });
         joinNow = false;
-        if (signal.aborted) break;
+        if (this.ended) break;
         const how = await member.join(fanout, key, prepared.client, shape, positions, this);
         if (how === undefined) break; // the stream ended while in the cohort
         rejected = how.kind === 'rejected';
@@ -813,7 +846,7 @@ class StreamLife {
         }
       }
     } catch (err) {
-      if (!signal.aborted) error = err;
+      if (!this.ended) error = err;
     } finally {
       wheel?.remove(member);
       fanout.leave(member);
@@ -842,8 +875,8 @@ class StreamLife {
     const at = from.map((p) => ({ ...p }));
     const index = new Map(at.map((p, i) => [`${p.topic}\u0000${p.partition}`, i]));
     const local = new AbortController();
-    const stopLocal = () => local.abort(this.abort.signal.reason);
-    this.abort.signal.addEventListener('abort', stopLocal, { once: true });
+    if (this.endedWith) local.abort(this.endedWith);
+    this.stopAlone = () => local.abort(this.endedWith);
     const { fanout, key } = turn;
     async function* untilJoinable(source: AsyncIterable<RecordBatch<KafkaRecord>>): AsyncGenerator<RecordBatch<KafkaRecord>> {
       for await (const batch of source) {
@@ -878,7 +911,7 @@ class StreamLife {
         if (!member.write(chunk) && !(await drained(member.res))) break;
       }
     } finally {
-      this.abort.signal.removeEventListener('abort', stopLocal);
+      this.stopAlone = undefined;
       local.abort(new Error('caught up'));
     }
     return at;
