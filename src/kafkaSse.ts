@@ -803,7 +803,10 @@ class StreamLife {
     const { prepared, options } = this;
     this.open();
     const sse = !prepared.ndjson;
-    const member = new StreamMember(res, this.counters, options.onProgress);
+    const member = new StreamMember(res, this.counters, options.onProgress, (err) => {
+      this.failure ??= stageError(err);
+      this.end(this.failure.code);
+    });
     const expiry = prepared.expiresAt === undefined ? undefined : expiryTimer(prepared.expiresAt, (err) => {
       this.failure = err;
       this.end(err.code);
@@ -928,6 +931,8 @@ class StreamMember implements CohortMember, Beating {
     readonly res: ServerResponse,
     private readonly counters: StreamCounters,
     private readonly onProgress: KafkaSseOptions['onProgress'],
+    /** A heartbeat's write failed (a throwing `onProgress`): the stream ends with the error. */
+    readonly failed: (err: unknown) => void,
   ) {}
 
   get closed(): boolean {

@@ -169,7 +169,16 @@ class Cohort {
         if (chunk === undefined) continue;
         const now = Date.now();
         for (const member of this.members) {
-          if (!member.deliver(chunk, events, now)) {
+          let ok: boolean;
+          try {
+            ok = member.deliver(chunk, events, now);
+          } catch (error) {
+            // One member's failure (a throwing `onProgress`, say) ends that member, not the cohort.
+            this.members.delete(member);
+            this.registry.departed(member, { kind: 'error', error });
+            continue;
+          }
+          if (!ok) {
             this.members.delete(member);
             this.registry.departed(member, { kind: 'behind', positions: next });
           }

@@ -4,6 +4,8 @@ export interface Beating {
   lastWrite: number;
   /** Sends one heartbeat comment (and sets `lastWrite`). */
   beat(now: number): void;
+  /** Told when `beat` threw: the stream ends, the wheel and the other streams go on. */
+  failed(err: unknown): void;
 }
 
 /**
@@ -42,6 +44,14 @@ export class HeartbeatWheel {
 
   private tick(): void {
     const now = Date.now();
-    for (const stream of this.streams) if (now - stream.lastWrite >= this.intervalMs) stream.beat(now);
+    for (const stream of this.streams) {
+      if (now - stream.lastWrite < this.intervalMs) continue;
+      try {
+        stream.beat(now);
+      } catch (err) {
+        this.streams.delete(stream);
+        stream.failed(err);
+      }
+    }
   }
 }

@@ -76,8 +76,12 @@ class TestMember implements CohortMember {
   chunks: Buffer[] = [];
   events = 0;
   departures: Departure[] = [];
-  constructor(public full = false) {}
+  constructor(
+    public full = false,
+    public throws = false,
+  ) {}
   deliver(chunk: Buffer, events: number): boolean {
+    if (this.throws) throw new Error('onProgress failed');
     this.chunks.push(chunk);
     this.events += events;
     return !this.full;
@@ -136,8 +140,8 @@ test('a read that fails ends every member with the error', async () => {
 test('the heartbeat wheel beats streams silent for the interval, and stops when none is left', async () => {
   const wheel = new HeartbeatWheel(40);
   const beats: string[] = [];
-  const quiet = { lastWrite: Date.now(), beat: (now: number) => (beats.push('quiet'), (quiet.lastWrite = now)) };
-  const busy = { lastWrite: Date.now(), beat: () => beats.push('busy') };
+  const quiet = { lastWrite: Date.now(), beat: (now: number) => (beats.push('quiet'), (quiet.lastWrite = now)), failed: () => {} };
+  const busy = { lastWrite: Date.now(), beat: () => beats.push('busy'), failed: () => {} };
   wheel.add(quiet);
   wheel.add(busy);
   const writing = setInterval(() => (busy.lastWrite = Date.now()), 5);
@@ -148,4 +152,36 @@ test('the heartbeat wheel beats streams silent for the interval, and stops when 
   wheel.remove(quiet);
   wheel.remove(busy);
   assert.equal(wheel.size, 0);
+});
+
+test('a member whose delivery throws leaves with that error; the cohort and the others go on', async () => {
+  const source = new MemorySource({ topics: { t: 1 } });
+  const fanout = new Fanout();
+  const at = [{ topic: 't', partition: 0, offset: 0 }];
+  const [good, bad] = [new TestMember(), new TestMember(false, true)];
+  for (const m of [good, bad]) fanout.join('k', source, { format: 'sse' }, m, at);
+  await until(() => fanout.stats.members === 2, 'two members');
+  source.append({ topic: 't', value: { n: 0 } });
+  await until(() => bad.departures.length === 1 && good.chunks.length === 1, 'delivered');
+  assert.equal(bad.departures[0]!.kind, 'error');
+  assert.match(String((bad.departures[0] as { error: unknown }).error), /onProgress failed/);
+  source.append({ topic: 't', value: { n: 1 } });
+  await until(() => good.chunks.length === 2, 'the cohort goes on');
+  assert.deepEqual(good.departures, []);
+  fanout.leave(good);
+});
+
+test('a stream whose heartbeat throws is told and dropped; the wheel keeps beating the others', async () => {
+  const wheel = new HeartbeatWheel(20);
+  const failures: unknown[] = [];
+  let beats = 0;
+  const broken = { lastWrite: 0, beat: () => { throw new Error('write failed'); }, failed: (err: unknown) => failures.push(err) };
+  const fine = { lastWrite: 0, beat: (now: number) => { beats++; fine.lastWrite = now; }, failed: () => {} };
+  wheel.add(broken);
+  wheel.add(fine);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(failures.length, 1, 'told once, then dropped');
+  assert.ok(beats >= 2, `the other stream beat ${beats} times`);
+  assert.equal(wheel.size, 1);
+  wheel.remove(fine);
 });
