@@ -205,7 +205,8 @@ class ConnectionLimiter {
 
 interface PreparedStream {
   connectionId: string;
-  logger: Logger;
+  /** The handle's logger. The stream's own is `streamLogger(prepared)`, made when needed, not kept. */
+  baseLogger: Logger;
   topics: string[];
   positions: Position[];
   ndjson: boolean;
@@ -247,7 +248,7 @@ async function prepare(
 ): Promise<PreparedStream> {
   const { options } = ctx;
   const connectionId = connectionIdOf(req);
-  const logger = (options.logger ?? silentLogger).child({ connectionId });
+  const baseLogger = options.logger ?? silentLogger;
   const emit = instrumentation(options, connectionId);
   // The header, or `?lastEventId=` for browsers reopening an EventSource (they cannot set the header).
   const lastEventId = headerValue(req, 'last-event-id') ?? queryParameter(req.url, 'lastEventId');
@@ -281,7 +282,7 @@ async function prepare(
         clientId: `KafkaSSE-${connectionId}`,
       },
       options.clientTuning,
-      logger,
+      baseLogger.child({ connectionId }),
     );
   const release = releaser(releaseSlot, perConnection ? client : undefined);
   try {
@@ -290,7 +291,7 @@ async function prepare(
       options.setupTimeoutMs ?? 4000,
     );
     emit('consumer.connect', { positions });
-    return { connectionId, logger, topics, positions, ndjson, client, at, expiresAt, filterer, release, emit };
+    return { connectionId, baseLogger, topics, positions, ndjson, client, at, expiresAt, filterer, release, emit };
   } catch (err) {
     await release();
     throw err;
@@ -335,6 +336,15 @@ function filterKey(filterer: Filterer | undefined): string {
   let id = filterIds.get(filterer);
   if (id === undefined) filterIds.set(filterer, (id = ++nextFilterId));
   return `fn:${id}`;
+}
+
+/**
+ * The stream's logger, `logger.child({ connectionId })`. Made when a line is logged rather than held: a
+ * child logger (with pino, an object and its bindings text) per stream of thousands that mostly log
+ * twice, opening and closing.
+ */
+function streamLogger(prepared: Pick<PreparedStream, 'baseLogger' | 'connectionId'>): Logger {
+  return prepared.baseLogger.child({ connectionId: prepared.connectionId });
 }
 
 /** Rejects with KafkaUnavailableError when `work` takes longer than `ms`. */
@@ -709,7 +719,7 @@ class StreamLife {
       this.lifetime = setTimeout(() => this.end('lifetime reached'), options.maxLifetimeMs);
     }
     this.startedAt = Date.now();
-    prepared.logger.info({ topics: prepared.topics, clientAddress: this.clientAddress, positions: prepared.positions.length, ndjson: prepared.ndjson }, 'stream opened');
+    streamLogger(prepared).info({ topics: prepared.topics, clientAddress: this.clientAddress, positions: prepared.positions.length, ndjson: prepared.ndjson }, 'stream opened');
   }
 
   /** What both do last: release what the stream held, and report it. */
@@ -731,7 +741,7 @@ class StreamLife {
       reason: this.reason,
     };
     const { connectionId: _bound, ...fields } = summary; // the child logger already carries connectionId
-    prepared.logger.info(fields, 'stream closed');
+    streamLogger(prepared).info(fields, 'stream closed');
     options.onStreamEnd?.(summary);
   }
 
@@ -739,11 +749,11 @@ class StreamLife {
   private failed(err: unknown, clientError: KafkaSseError): void {
     this.reason = clientError.code;
     if (clientError instanceof TokenExpiredError) {
-      this.prepared.logger.info({ code: clientError.code }, 'stream ended: its authorization expired');
+      streamLogger(this.prepared).info({ code: clientError.code }, 'stream ended: its authorization expired');
       return;
     }
     this.prepared.emit('consumer.crash', { error: clientError.message });
-    this.prepared.logger.error({ err, code: clientError.code }, 'stream ended by an error');
+    streamLogger(this.prepared).error({ err, code: clientError.code }, 'stream ended by an error');
   }
 
   /** The record part of the pipeline, for a stream reading from `positions`. */
@@ -752,7 +762,7 @@ class StreamLife {
     return defaultStages({
       positions,
       format: prepared.ndjson ? 'ndjson' : 'sse',
-      logger: prepared.logger,
+      logger: streamLogger(prepared),
       counters: this.counters,
       useTimestampForId: options.useTimestampForId === true,
       ...(prepared.at !== undefined ? { startTimestamp: prepared.at } : {}),
@@ -813,11 +823,12 @@ class StreamLife {
     });
     const shape: CohortShape = {
       format: sse ? 'sse' : 'ndjson',
-      logger: prepared.logger,
+      // The cohort's encoding is shared: what it logs (a skipped record) is the cohort's, not one stream's.
+      logger: prepared.baseLogger,
       ...(prepared.filterer ? { filterer: prepared.filterer } : {}),
       ...(options.tombstones ? { tombstones: options.tombstones } : {}),
     };
-    const key = cohortKey(prepared, shape);
+    const key = fanout.sharedKey(cohortKey(prepared, shape));
     let error: unknown;
     try {
       if (sse) {

@@ -211,6 +211,11 @@ export class Fanout {
 
   constructor(private readonly emit?: CohortEvents) {}
 
+  /** The string of a running cohort equal to `key` (else `key`): thousands of streams hold one copy. */
+  sharedKey(key: string): string {
+    return this.cohorts.get(key)?.key ?? key;
+  }
+
   /** Whether a cohort reads `key`, and whether it is at `positions` now. */
   state(key: string, positions: Position[]): CohortState {
     const cohort = this.cohorts.get(key);
