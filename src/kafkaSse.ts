@@ -618,24 +618,34 @@ async function serveNode(
   }
 
   const stream = new StreamLife(prepared, options, req.socket?.remoteAddress, ctx);
+  // `on`, not `once` (which wraps the listener): `end` keeps the first reason anyway.
   const onClose = () => stream.end('client disconnected');
-  res.once('close', onClose);
+  res.on('close', onClose);
   // A client that left while the stream was being set up.
   if (res.destroyed || req.socket?.destroyed) onClose();
   const encoding = negotiateEncoding(req, options.compress);
+  const finish = () => {
+    res.off('close', onClose);
+    if (!res.writableEnded) res.end();
+  };
   try {
     res.writeHead(200, streamHeaders(prepared.ndjson, options.compress, encoding));
     res.flushHeaders();
-    // Streams whose bytes depend only on their partitions, format and filter can share a cohort's
-    // encoding; anything a user stage, a compressor or timestamp ids shape runs its own pipeline.
-    if (ctx.fanout && !encoding && !options.useTimestampForId && !options.deserializer && !options.transform) {
-      await stream.drive(res, ctx.fanout, ctx.wheel);
-    } else {
-      await sink(res)(compressed(stream.chunks(), options.compress, encoding));
-    }
+  } catch (err) {
+    finish();
+    throw err;
+  }
+  // Streams whose bytes depend only on their partitions, format and filter can share a cohort's
+  // encoding; anything a user stage, a compressor or timestamp ids shape runs its own pipeline. The
+  // cohort path is returned, not awaited, and finishes the response itself: no frame of this function
+  // stays suspended for a stream's life.
+  if (ctx.fanout && !encoding && !options.useTimestampForId && !options.deserializer && !options.transform) {
+    return stream.drive(res, ctx.fanout, ctx.wheel, finish);
+  }
+  try {
+    await sink(res)(compressed(stream.chunks(), options.compress, encoding));
   } finally {
-    res.off('close', onClose);
-    if (!res.writableEnded) res.end();
+    finish();
   }
 }
 
@@ -809,7 +819,7 @@ class StreamLife {
    * to drain, and catches up alone again. Same bytes as `chunks()`, apart from when position blocks and
    * heartbeats come. Settles when the stream ends.
    */
-  async drive(res: ServerResponse, fanout: Fanout, wheel: HeartbeatWheel | undefined): Promise<void> {
+  async drive(res: ServerResponse, fanout: Fanout, wheel: HeartbeatWheel | undefined, finish: () => void): Promise<void> {
     const { prepared, options } = this;
     this.open();
     const sse = !prepared.ndjson;
@@ -871,7 +881,11 @@ class StreamLife {
         this.failed(told, clientError);
         if (sse && !res.destroyed) member.write(errorEventText(clientError));
       }
-      await this.close();
+      try {
+        await this.close();
+      } finally {
+        finish();
+      }
     }
   }
 
