@@ -94,7 +94,10 @@ export interface FanoutResult {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLIENTS = fileURLToPath(new URL('../fanout/clients.ts', import.meta.url));
 const FLOOR = fileURLToPath(new URL('../fanout/floorServer.ts', import.meta.url));
-const CLI = fileURLToPath(new URL('../../src/server/cli.ts', import.meta.url));
+// The CLI as an installed package runs it: the esbuild output in dist/, rebuilt from the current source when
+// the scenario starts. Run from source through tsx, every named arrow function would also carry the
+// `name` property tsx's keepNames adds (a properties store of ~256 B per closure), which users never run.
+const CLI = fileURLToPath(new URL('../../dist/server/cli.js', import.meta.url));
 const PARTITIONS = 3;
 const RECORD_BYTES = 260;
 const TAIL_LIMIT_MS = 15_000;
@@ -117,10 +120,13 @@ function fdLimit(): number {
   return Number(execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim()) || 1024;
 }
 
-/** `node --import tsx <args>` through bash, with the soft fd limit raised to the hard one; exec keeps the PID. */
-function spawnNode(args: string[], stdio: Parameters<typeof spawn>[2]['stdio'], limit: number): ChildProcess {
+/**
+ * `node --import tsx <args>` (or plain `node <args>` for built JavaScript) through bash, with the soft fd
+ * limit raised to the hard one; exec keeps the PID.
+ */
+function spawnNode(args: string[], stdio: Parameters<typeof spawn>[2]['stdio'], limit: number, viaTsx = true): ChildProcess {
   const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('bash', ['-c', `ulimit -n ${limit} && exec node --import tsx ${quoted}`], { cwd: ROOT, stdio });
+  const child = spawn('bash', ['-c', `ulimit -n ${limit} && exec node ${viaTsx ? '--import tsx ' : ''}${quoted}`], { cwd: ROOT, stdio });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -208,7 +214,7 @@ async function startServer(mode: FanoutMode, topic: string, group: string, limit
   }
   const args = [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--brokers', BROKERS.join(','), '--log-level', 'warn'];
   if (mode === 'naive') args.push('--fanout', 'naive');
-  const child = spawnNode(args, ['ignore', 'pipe', 'pipe'], limit);
+  const child = spawnNode(args, ['ignore', 'pipe', 'pipe'], limit, false);
   forward(child.stdout, `server ${mode}`);
   forward(child.stderr, `server ${mode}`);
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`kafka-sse serve exited (${code})`))));
@@ -572,6 +578,10 @@ export async function fanout(fx: Fixtures, quick: boolean): Promise<FanoutResult
   const slowSeconds = Number(flag('fanout-slow-seconds') ?? (quick ? 12 : 35));
   const wave = Number(flag('fanout-wave') ?? 500);
   const limit = fdLimit();
+  if (modes.some((m) => m !== 'floor')) {
+    progress('building the package (dist/) from the current source, for the CLI under test');
+    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const srcCommit = (() => {
     try {
       const commit = execFileSync('git', ['log', '-1', '--format=%h %s', '--', 'src'], { cwd: ROOT }).toString().trim().slice(0, 100);
