@@ -258,14 +258,19 @@ function rssOf(pid: number): number {
 
 class Clients {
   private nextId = 1;
-  private readonly waiting = new Map<number, (m: Record<string, unknown>) => void>();
+  private readonly waiting = new Map<number, { reply: (m: Record<string, unknown>) => void; fail: (err: Error) => void }>();
 
   private constructor(readonly child: ChildProcess) {
     child.on('message', (m: { type: string; id: number }) => {
       if (m.type === 'reply') {
-        this.waiting.get(m.id)?.(m);
+        this.waiting.get(m.id)?.reply(m);
         this.waiting.delete(m.id);
       }
+    });
+    // One listener for every request waiting (one per request would pile up on a long run).
+    child.once('exit', (code) => {
+      for (const { fail } of this.waiting.values()) fail(new Error(`client process exited (${code})`));
+      this.waiting.clear();
     });
   }
 
@@ -288,8 +293,11 @@ class Clients {
       // IPC is JSON: a NaN (a percentile of no samples) arrives as null and is made NaN again.
       const revive = (v: unknown): unknown =>
         v === null ? NaN : typeof v === 'object' ? Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, revive(x)])) : v;
-      this.waiting.set(id, (r) => (r.error ? reject(new Error(`client process: ${String(r.error)}`)) : resolve(revive(r) as T)));
-      this.child.once('exit', (code) => reject(new Error(`client process exited (${code})`)));
+      this.waiting.set(id, {
+        reply: (r) => (r.error ? reject(new Error(`client process: ${String(r.error)}`)) : resolve(revive(r) as T)),
+        fail: reject,
+      });
+      if (this.child.exitCode !== null || this.child.signalCode !== null) reject(new Error(`client process exited (${this.child.exitCode})`));
     });
     this.child.send({ ...m, id });
     return withTimeout(reply, timeoutMs, `client request ${String(m.type)}`);
