@@ -179,8 +179,8 @@ class ConnectionLimiter {
     return this.total;
   }
 
-  /** Takes a slot, or throws TooManyConnectionsError (503) / TooManyClientConnectionsError (429). Returns the release function (idempotent). */
-  take(clientAddress: string | undefined): () => void {
+  /** Takes a slot, or throws TooManyConnectionsError (503) / TooManyClientConnectionsError (429). Returns the slot (`release` is idempotent). */
+  take(clientAddress: string | undefined): Slot {
     const address = clientAddress ?? 'unknown';
     const mine = this.perClient.get(address) ?? 0;
     if (this.max !== undefined && this.total >= this.max) {
@@ -191,15 +191,30 @@ class ConnectionLimiter {
     }
     this.total++;
     this.perClient.set(address, mine + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.total--;
-      const left = (this.perClient.get(address) ?? 1) - 1;
-      if (left > 0) this.perClient.set(address, left);
-      else this.perClient.delete(address);
-    };
+    return new Slot(this, address);
+  }
+
+  /** Gives back a slot of `address` (through `Slot.release`). */
+  free(address: string): void {
+    this.total--;
+    const left = (this.perClient.get(address) ?? 1) - 1;
+    if (left > 0) this.perClient.set(address, left);
+    else this.perClient.delete(address);
+  }
+}
+
+/** One stream's place in its handle's limits. An object, not a closure: thousands are held at once. */
+class Slot {
+  private released = false;
+  constructor(
+    private readonly limiter: ConnectionLimiter,
+    private readonly address: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.limiter.free(this.address);
   }
 }
 
@@ -217,9 +232,8 @@ interface PreparedStream {
   expiresAt: number | undefined;
   /** `filterer` and the request's own filter, combined. */
   filterer: Filterer | undefined;
-  /** Releases the per-connection client, if one was made. */
-  release(): Promise<void>;
-  emit(type: KafkaInstrumentationEventType, payload?: Record<string, unknown>): void;
+  /** The slot, a per-connection client, and the instrumentation events. */
+  resources: StreamResources;
 }
 
 /**
@@ -249,7 +263,6 @@ async function prepare(
   const { options } = ctx;
   const connectionId = connectionIdOf(req);
   const baseLogger = options.logger ?? silentLogger;
-  const emit = instrumentation(options, connectionId);
   // The header, or `?lastEventId=` for browsers reopening an EventSource (they cannot set the header).
   const lastEventId = headerValue(req, 'last-event-id') ?? queryParameter(req.url, 'lastEventId');
   const request =
@@ -267,7 +280,7 @@ async function prepare(
   const expiresAt = typeof authorized === 'object' && Number.isFinite(authorized.expiresAt) ? authorized.expiresAt : undefined;
   // Before taking a slot: a shared client asked for conflicting tuning throws (an operator's mistake, a 500).
   const shared = options.kafka ? sharedClient(options.kafka, options.clientTuning) : undefined;
-  const releaseSlot = ctx.limiter.take(req.socket?.remoteAddress);
+  const slot = ctx.limiter.take(req.socket?.remoteAddress);
 
   const perConnection = !shared;
   const client =
@@ -284,38 +297,44 @@ async function prepare(
       options.clientTuning,
       baseLogger.child({ connectionId }),
     );
-  const release = releaser(releaseSlot, perConnection ? client : undefined);
+  const resources = new StreamResources(options, connectionId, slot, perConnection ? client : undefined);
   try {
     const positions = await withDeadline(
       client.connect().then(() => resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at })),
       options.setupTimeoutMs ?? 4000,
     );
-    emit('consumer.connect', { positions });
-    return { connectionId, baseLogger, topics, positions, ndjson, client, at, expiresAt, filterer, release, emit };
+    resources.emit('consumer.connect', { positions });
+    return { connectionId, baseLogger, topics, positions, ndjson, client, at, expiresAt, filterer, resources };
   } catch (err) {
-    await release();
+    await resources.release();
     throw err;
   }
 }
 
-// The stream's `emit` and `release` live as long as it does: made outside `prepare`, so that they keep
-// only what they use and not the context of everything `prepare` parsed on the way.
+/**
+ * What a stream holds for its life besides its response: its slot, a per-connection client if it has
+ * one, and its instrumentation events (numbered per stream). Methods on one object, not closures over
+ * `prepare`'s context, which would keep everything `prepare` parsed on the way.
+ */
+class StreamResources {
+  private eventId = 0;
+  constructor(
+    private readonly options: KafkaSseOptions,
+    private readonly connectionId: string,
+    private readonly slot: Slot,
+    private readonly ownClient: KafkaClient | undefined,
+  ) {}
 
-/** A stream's instrumentation events (`kafkaEventHandlers`), numbered per stream. */
-function instrumentation(options: KafkaSseOptions, connectionId: string): PreparedStream['emit'] {
-  let eventId = 0;
-  return (type, payload = {}) => {
-    const handler = options.kafkaEventHandlers?.[type];
-    if (handler) handler({ id: ++eventId, type, timestamp: Date.now(), payload: { connectionId, ...payload } });
-  };
-}
+  /** Gives the connection slot back and closes a per-connection client. */
+  async release(): Promise<void> {
+    this.slot.release();
+    await this.ownClient?.close();
+  }
 
-/** Gives the connection slot back and closes a per-connection client. */
-function releaser(releaseSlot: () => void, ownClient: KafkaClient | undefined): () => Promise<void> {
-  return async () => {
-    releaseSlot();
-    await ownClient?.close();
-  };
+  emit(type: KafkaInstrumentationEventType, payload: Record<string, unknown> = {}): void {
+    const handler = this.options.kafkaEventHandlers?.[type];
+    if (handler) handler({ id: ++this.eventId, type, timestamp: Date.now(), payload: { connectionId: this.connectionId, ...payload } });
+  }
 }
 
 /** Both filters (the handle's, then the request's), as one; its `cohortKey` names both. */
@@ -739,8 +758,8 @@ class StreamLife {
     this.handle.streams.delete(this);
     this.endedWith ??= new Error('stream ended');
     this.controller?.abort(this.endedWith);
-    await prepared.release().catch(() => {});
-    prepared.emit('consumer.disconnect', { reason: this.reason });
+    await prepared.resources.release().catch(() => {});
+    prepared.resources.emit('consumer.disconnect', { reason: this.reason });
     const summary: StreamSummary = {
       connectionId: prepared.connectionId,
       topics: prepared.topics,
@@ -762,7 +781,7 @@ class StreamLife {
       streamLogger(this.prepared).info({ code: clientError.code }, 'stream ended: its authorization expired');
       return;
     }
-    this.prepared.emit('consumer.crash', { error: clientError.message });
+    this.prepared.resources.emit('consumer.crash', { error: clientError.message });
     streamLogger(this.prepared).error({ err, code: clientError.code }, 'stream ended by an error');
   }
 
@@ -793,7 +812,7 @@ class StreamLife {
       // The same public compositions a pipeline of one's own is built from (src/pipeline.ts).
       yield* pipe(
         // consume names only the consumer.* events of KafkaInstrumentationEventType.
-        consume(prepared.client, prepared.positions, { signal, onEvent: prepared.emit as (type: string, payload: Record<string, unknown>) => void, readAhead: true }),
+        consume(prepared.client, prepared.positions, { signal, onEvent: (type: string, payload: Record<string, unknown>) => prepared.resources.emit(type as KafkaInstrumentationEventType, payload), readAhead: true }),
         this.records(prepared.positions),
         (chunks) => (prepared.expiresAt === undefined ? chunks : untilExpiry(chunks, prepared.expiresAt)),
         streamFraming({
@@ -924,7 +943,7 @@ class StreamLife {
       const chunks = pipe(
         consume(prepared.client, at.map((p) => ({ ...p })), {
           signal: local.signal,
-          onEvent: prepared.emit as (type: string, payload: Record<string, unknown>) => void,
+          onEvent: (type: string, payload: Record<string, unknown>) => prepared.resources.emit(type as KafkaInstrumentationEventType, payload),
           readAhead: true,
         }),
         untilJoinable,
