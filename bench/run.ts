@@ -31,6 +31,8 @@ interface Row {
   ratio: string;
   target: string;
   pass: boolean;
+  /** A figure shown for comparison only (the naive mode, before cohorts): no target, no verdict. */
+  comparison?: boolean;
 }
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ms`;
@@ -259,8 +261,9 @@ async function main() {
         result: `others' p99 ${ms(s.stalled.p99)}; the stalled stream got ${sc.exactlyOnce}/${sc.expected} exactly once (missing ${sc.missing}, duplicates ${sc.duplicates}) after resuming`,
         reference: `same streams, the extra one reading: p99 ${ms(s.baseline.p99)}`,
         ratio: `${s.ratio.toFixed(2)}`,
-        target: '≤ 1.10; stalled stream gets every record once',
+        target: s.mode === 'naive' ? 'none (the pipeline per stream before cohorts, for comparison)' : '≤ 1.10; stalled stream gets every record once',
         pass: s.ratio <= 1.1 && sc.exactlyOnce === sc.expected && sc.duplicates === 0,
+        comparison: s.mode === 'naive',
       });
     }
   }
@@ -285,7 +288,7 @@ async function main() {
     console.log(`\nkafka-sse bench (${meta.mode}) — ${meta.date}, Node ${meta.node}, Kafka ${meta.kafka}, kafkajs ${meta.kafkajs}, ${meta.cpus} × ${meta.cpuModel}\n`);
     console.log('| figure | kafka-sse | reference (same run) | ratio | target | met |');
     console.log('| --- | --- | --- | --- | --- | --- |');
-    for (const r of rows) console.log(`| ${r.figure} | ${r.result} | ${r.reference} | ${r.ratio} | ${r.target} | ${r.pass ? 'yes' : 'NO'} |`);
+    for (const r of rows) console.log(`| ${r.figure} | ${r.result} | ${r.reference} | ${r.ratio} | ${r.target} | ${r.comparison ? '–' : r.pass ? 'yes' : 'NO'} |`);
   }
   progress(`finished in ${meta.durationSeconds} s`);
 }
