@@ -232,6 +232,8 @@ interface PreparedStream {
   expiresAt: number | undefined;
   /** `filterer` and the request's own filter, combined. */
   filterer: Filterer | undefined;
+  /** For a cohortable stream of whole topics from now: what names its topics' cohort at the end of the log. */
+  tailKey: string | undefined;
   /** The slot, a per-connection client, and the instrumentation events. */
   resources: StreamResources;
 }
@@ -259,6 +261,8 @@ async function prepare(
   req: RequestLike,
   assignments: unknown,
   atTimestamp: number | undefined,
+  /** The stream will be run by `drive` (a Node response whose bytes a cohort can share). */
+  cohortable = false,
 ): Promise<PreparedStream> {
   const { options } = ctx;
   const connectionId = connectionIdOf(req);
@@ -299,12 +303,21 @@ async function prepare(
     );
   const resources = new StreamResources(options, connectionId, slot, perConnection ? client : undefined);
   try {
-    const positions = await withDeadline(
-      client.connect().then(() => resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at })),
-      options.setupTimeoutMs ?? 4000,
-    );
+    // A stream of whole topics from now, when a cohort reading exactly those topics waits at the end of
+    // the log: it starts where that cohort stands, with no request to Kafka (a crowd of browsers opening a
+    // live feed). Anything else, or a cohort busy with a batch, resolves its start against Kafka.
+    const tailKey =
+      cohortable && ctx.fanout && request.partitions.length === 0 && at === undefined
+        ? tailKeyOf(client, ndjson ? 'ndjson' : 'sse', filterer, request.topics)
+        : undefined;
+    const positions: Position[] =
+      (tailKey !== undefined ? ctx.fanout!.tailPositions(tailKey) : undefined) ??
+      (await withDeadline(
+        client.connect().then(() => resolveStart(client, request, { allowedTopics: options.allowedTopics, atTimestamp: at })),
+        options.setupTimeoutMs ?? 4000,
+      ));
     resources.emit('consumer.connect', { positions });
-    return { connectionId, baseLogger, topics, positions, ndjson, client, at, expiresAt, filterer, resources };
+    return { connectionId, baseLogger, topics, positions, ndjson, client, at, expiresAt, filterer, tailKey, resources };
   } catch (err) {
     await resources.release();
     throw err;
@@ -622,9 +635,13 @@ async function serveNode(
   const { options } = ctx;
   const onConnectError =
     options.connectErrorHandler ?? ((error: KafkaSseError, req: IncomingMessage, res: ServerResponse) => sendRefusal(req, res, error, options.retryMs));
+  const encoding = negotiateEncoding(req, options.compress);
+  // Streams whose bytes depend only on their partitions, format and filter can share a cohort's
+  // encoding; anything a user stage, a compressor or timestamp ids shape runs its own pipeline.
+  const cohortable = ctx.fanout !== undefined && !encoding && !options.useTimestampForId && !options.deserializer && !options.transform;
   let prepared: PreparedStream;
   try {
-    prepared = await prepare(ctx, req, assignments, atTimestamp);
+    prepared = await prepare(ctx, req, assignments, atTimestamp, cohortable);
   } catch (err) {
     const clientError = refused(options, req, err);
     try {
@@ -642,7 +659,6 @@ async function serveNode(
   res.on('close', onClose);
   // A client that left while the stream was being set up.
   if (res.destroyed || req.socket?.destroyed) onClose();
-  const encoding = negotiateEncoding(req, options.compress);
   const finish = () => {
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
@@ -654,11 +670,9 @@ async function serveNode(
     finish();
     throw err;
   }
-  // Streams whose bytes depend only on their partitions, format and filter can share a cohort's
-  // encoding; anything a user stage, a compressor or timestamp ids shape runs its own pipeline. The
-  // cohort path is returned, not awaited, and finishes the response itself: no frame of this function
-  // stays suspended for a stream's life.
-  if (ctx.fanout && !encoding && !options.useTimestampForId && !options.deserializer && !options.transform) {
+  // The cohort path is returned, not awaited, and finishes the response itself: no frame of this
+  // function stays suspended for a stream's life.
+  if (cohortable && ctx.fanout) {
     return stream.drive(res, ctx.fanout, ctx.wheel, finish);
   }
   try {
@@ -879,7 +893,7 @@ class StreamLife {
         if (!joinNow) positions = await this.catchUp(member, positions, { fanout, key, first: round++ === 0, rejected });
         joinNow = false;
         if (this.ended) break;
-        const how = await member.join(fanout, key, prepared.client, shape, positions, this);
+        const how = await member.join(fanout, key, prepared.client, shape, positions, this, prepared.tailKey);
         if (how === undefined) break; // the stream ended while in the cohort
         rejected = how.kind === 'rejected';
         if (how.kind === 'error') throw how.error;
@@ -1018,6 +1032,7 @@ class StreamMember implements CohortMember, Beating {
     shape: CohortShape,
     positions: Position[],
     life: { ended: boolean; interrupt: (() => void) | undefined },
+    tailKey: string | undefined,
   ): Promise<Departure | undefined> {
     return new Promise((resolve) => {
       this.departed = (how) => {
@@ -1030,7 +1045,7 @@ class StreamMember implements CohortMember, Beating {
         this.depart(undefined);
       };
       if (life.ended) life.interrupt();
-      else fanout.join(key, source, shape, this, positions);
+      else fanout.join(key, source, shape, this, positions, tailKey);
     });
   }
 
@@ -1051,13 +1066,23 @@ function errorEventText(clientError: KafkaSseError): string {
 
 /** Everything that shapes a stream's bytes in a cohort: the source, its partitions in id order, format and filter. */
 function cohortKey(prepared: PreparedStream, shape: CohortShape): string {
-  let id = sourceIds.get(prepared.client);
-  if (id === undefined) sourceIds.set(prepared.client, (id = ++nextSourceId));
+  const id = sourceId(prepared.client);
   const partitions = prepared.positions.map((p) => `${p.topic}\u0000${p.partition}`).join('\u0001');
   return `${id}\u0002${shape.format}\u0002${filterKey(shape.filterer)}\u0002${partitions}`;
 }
 const sourceIds = new WeakMap<KafkaClient, number>();
 let nextSourceId = 0;
+
+function sourceId(client: KafkaClient): number {
+  let id = sourceIds.get(client);
+  if (id === undefined) sourceIds.set(client, (id = ++nextSourceId));
+  return id;
+}
+
+/** Names the cohort of whole `topics` read from now: the source, format, filter and the topics in order. */
+function tailKeyOf(client: KafkaClient, format: 'sse' | 'ndjson', filterer: Filterer | undefined, topics: string[]): string {
+  return `${sourceId(client)}\u0002${format}\u0002${filterKey(filterer)}\u0002${topics.join('\u0001')}`;
+}
 
 /** Calls `onExpired` with a TokenExpiredError at `expiresAt` (ms since the epoch). */
 function expiryTimer(expiresAt: number, onExpired: (err: TokenExpiredError) => void): { cancel(): void } {

@@ -101,7 +101,7 @@ class Cohort {
   readonly members = new Set<CohortMember>();
   private joiners: Array<{ member: CohortMember; positions: Position[] }> = [];
   /** True while the cohort waits for its next fetch: nothing is in hand, members may join at once. */
-  private waiting = false;
+  waiting = false;
   private readonly stop = new AbortController();
   /** Batches delivered, for tests and metrics. */
   batches = 0;
@@ -208,6 +208,8 @@ export type CohortState = 'none' | 'same' | 'other';
 export class Fanout {
   private readonly cohorts = new Map<string, Cohort>();
   private readonly memberOf = new Map<CohortMember, Cohort>();
+  /** Cohorts of whole topics read from now, by `tailKey` (see `tailPositions`). */
+  private readonly tails = new Map<string, Cohort>();
 
   constructor(private readonly emit?: CohortEvents) {}
 
@@ -227,12 +229,14 @@ export class Fanout {
    * Puts `member`, which has everything before `positions`, in the cohort of `key` (made if there is
    * none). Unless its stream ends first (`leave`), the member is told by `depart` when it is out again.
    */
-  join(key: string, source: RecordSource, shape: CohortShape, member: CohortMember, positions: Position[]): void {
+  join(key: string, source: RecordSource, shape: CohortShape, member: CohortMember, positions: Position[], tailKey?: string): void {
     let cohort = this.cohorts.get(key);
+    if (cohort && tailKey !== undefined && !this.tails.has(tailKey)) this.tails.set(tailKey, cohort);
     if (!cohort) {
       cohort = new Cohort(key, positions.map((p) => ({ ...p })), source, shape, {
         gone: (c) => {
           if (this.cohorts.get(c.key) === c) this.cohorts.delete(c.key);
+          for (const [k, t] of this.tails) if (t === c) this.tails.delete(k);
         },
         departed: (m, how) => {
           this.memberOf.delete(m);
@@ -241,6 +245,7 @@ export class Fanout {
         ...(this.emit ? { emit: this.emit } : {}),
       });
       this.cohorts.set(key, cohort);
+      if (tailKey !== undefined) this.tails.set(tailKey, cohort);
       this.memberOf.set(member, cohort);
       cohort.join(member, positions);
       void cohort.run();
@@ -248,6 +253,17 @@ export class Fanout {
     }
     this.memberOf.set(member, cohort);
     cohort.join(member, positions);
+  }
+
+  /**
+   * Where a stream of whole topics from now may start without asking Kafka: the positions of the cohort of
+   * `tailKey` while it waits on the broker for records past the end of the log. Undefined when there is
+   * no such cohort, or it has a batch in hand (its positions may then be behind the log's end).
+   */
+  tailPositions(tailKey: string): Position[] | undefined {
+    const cohort = this.tails.get(tailKey);
+    if (!cohort || !cohort.waiting || cohort.members.size === 0) return undefined;
+    return cohort.positions.map((p) => ({ ...p }));
   }
 
   /** The member's stream ended (client gone, server closing): it leaves its cohort, if it is in one. */

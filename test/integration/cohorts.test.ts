@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import { createKafkaSse, urlFilter, type KafkaSseHandle } from '../../src/index.js';
+import { createKafkaSse, sharedClient, urlFilter, type KafkaSseHandle } from '../../src/index.js';
 import { createTopic, produce, recordsPerPartition } from '../helpers/kafka.js';
 import { sharedKafka } from '../helpers/sse.js';
 import { delay, eventually } from '../helpers/wait.js';
@@ -204,4 +204,33 @@ test('a cohort member cut mid-batch resumes from its last complete event, exactl
   assertExactlyOnce([...victim.seen, ...resumed.seen], 3, 800, 'cut stream and its resumption');
   for (const c of peers) assertExactlyOnce(c.seen, 3, 800, 'peer');
   for (const c of [...peers, resumed]) c.cut();
+});
+
+test('streams of a topic from now start where its waiting cohort stands, without asking Kafka, and miss nothing', async () => {
+  const topic = await createTopic(2, 'cohorttail');
+  const { url, handle } = await serve();
+  const client = sharedClient(kafka);
+  const resolve = client.resolve.bind(client);
+  let resolved = 0;
+  client.resolve = (requests) => {
+    if (requests.some((r) => r.topic === topic)) resolved++;
+    return resolve(requests);
+  };
+  after(() => {
+    client.resolve = resolve;
+  });
+  const first = await open(`${url}/${topic}`);
+  await eventually(() => handle.cohorts.members === 1, 15_000, () => JSON.stringify(handle.cohorts));
+  assert.equal(resolved, 1, 'the first stream resolves its start against Kafka');
+  const crowd = await Promise.all(Array.from({ length: 20 }, () => open(`${url}/${topic}`)));
+  await eventually(() => handle.cohorts.members === 21, 15_000, () => JSON.stringify(handle.cohorts));
+  assert.equal(resolved, 1, 'the crowd started where the cohort stood');
+  // A stream that gives offsets resolves them, as always.
+  const pinned = await open(`${url}/${topic}`, JSON.stringify([0, 1].map((partition) => ({ topic, partition, offset: 0 }))));
+  await eventually(() => resolved === 2, 15_000, () => String(resolved));
+  await produce(topic, recordsPerPartition(2, 30));
+  await eventually(() => [first, ...crowd, pinned].every((c) => c.seen.length >= 60), 30_000, () => [first, ...crowd, pinned].map((c) => c.seen.length).join(','));
+  await delay(200);
+  for (const c of [first, ...crowd, pinned]) assertExactlyOnce(c.seen, 2, 30, 'stream');
+  for (const c of [first, ...crowd, pinned]) c.cut();
 });
