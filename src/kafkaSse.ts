@@ -16,8 +16,9 @@ import type { Filterer } from './stages/filter.js';
 import type { StreamCounters } from './stages/meter.js';
 import { encodeComment, encodeEvent, encodePosition } from './stages/sseEncode.js';
 import { drained, sink } from './stages/sink.js';
-import { stageError } from './stages/errorEvent.js';
-import { Fanout, type CohortEvents, type CohortMember, type CohortShape, type Departure } from './fanout/cohort.js';
+import { errorEventText, stageError } from './stages/errorEvent.js';
+import { preambleText } from './stages/preamble.js';
+import { Fanout, advance, type CohortEvents, type CohortMember, type CohortShape, type Departure } from './fanout/cohort.js';
 import { HeartbeatWheel, type Beating } from './fanout/heartbeatWheel.js';
 import { compress, negotiateEncoding, type CompressOptions, type StreamEncoding } from './stages/compress.js';
 import { webSink } from './stages/webSink.js';
@@ -875,8 +876,7 @@ class StreamLife {
     let error: unknown;
     try {
       if (sse) {
-        const retryMs = options.retryMs ?? 2000;
-        member.write(encodeComment(`kafka-sse stream ${prepared.connectionId}`) + (retryMs > 0 ? `retry: ${Math.round(retryMs)}\n\n` : ''));
+        member.write(preambleText(`kafka-sse stream ${prepared.connectionId}`, options.retryMs));
         wheel?.add(member);
       }
       let positions = prepared.positions;
@@ -933,8 +933,7 @@ class StreamLife {
     turn: { fanout: Fanout; key: string; first: boolean; rejected: boolean },
   ): Promise<Position[]> {
     const { prepared } = this;
-    const at = from.map((p) => ({ ...p }));
-    const index = new Map(at.map((p, i) => [`${p.topic}\u0000${p.partition}`, i]));
+    let at = from;
     const local = new AbortController();
     if (this.endedWith) local.abort(this.endedWith);
     this.stopAlone = () => local.abort(this.endedWith);
@@ -943,10 +942,7 @@ class StreamLife {
       for await (const batch of source) {
         yield batch;
         // Pulled again: everything made of this batch has been written.
-        for (const p of batch.progress) {
-          const i = index.get(`${p.topic}\u0000${p.partition}`);
-          if (i !== undefined) at[i]!.offset = p.nextOffset;
-        }
+        at = advance(at, batch.progress);
         const caughtUp = batch.records.length === 0 && batch.progress.length === 0;
         const state = fanout.state(key, at);
         if (state === 'same' || (caughtUp && (state === 'none' || !turn.rejected))) return;
@@ -955,13 +951,13 @@ class StreamLife {
     try {
       let skip = turn.first || prepared.ndjson ? 0 : 1; // the opening position block: the client has it
       const chunks = pipe(
-        consume(prepared.client, at.map((p) => ({ ...p })), {
+        consume(prepared.client, from, {
           signal: local.signal,
           onEvent: (type: string, payload: Record<string, unknown>) => prepared.resources.emit(type as KafkaInstrumentationEventType, payload),
           readAhead: true,
         }),
         untilJoinable,
-        this.records(at.map((p) => ({ ...p }))),
+        this.records(from),
       );
       for await (const chunk of chunks) {
         if (skip > 0) {
@@ -1058,11 +1054,6 @@ class StreamMember implements CohortMember, Beating {
 
 const HEARTBEAT = encodeComment('heartbeat');
 
-/** What `errorEvent` sends for an error that ends an SSE stream. */
-function errorEventText(clientError: KafkaSseError): string {
-  const after = clientError.details.retryAfterSeconds;
-  return (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
-}
 
 /** Everything that shapes a stream's bytes in a cohort: the source, its partitions in id order, format and filter. */
 function cohortKey(prepared: PreparedStream, shape: CohortShape): string {
@@ -1103,15 +1094,9 @@ function expiryTimer(expiresAt: number, onExpired: (err: TokenExpiredError) => v
  */
 async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncGenerator<T> {
   const chunks = source[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { cancel(): void } | undefined;
   const expired = new Promise<never>((_resolve, reject) => {
-    // setTimeout holds at most 2^31-1 ms (24.8 days): re-armed until the time has come.
-    const arm = () => {
-      const left = expiresAt - Date.now();
-      if (left > 0) timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
-      else reject(new TokenExpiredError('Your authorization has expired; reconnect with a fresh token', { expiredAt: new Date(expiresAt).toISOString() }));
-    };
-    arm();
+    timer = expiryTimer(expiresAt, reject);
   });
   expired.catch(() => {});
   let pending: Promise<IteratorResult<T>> | undefined;
@@ -1124,7 +1109,7 @@ async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): Asy
       yield next.value;
     }
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     // Expired while the source waited (an idle stream): let it finish when the stream's signal stops it.
     if (pending) {
       pending.catch(() => {});

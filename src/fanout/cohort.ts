@@ -5,8 +5,9 @@
 // (docs/decisions/011-cohort-fan-out.md).
 import { defaultStages } from '../pipeline.js';
 import type { FetchedPartition, RecordSource } from '../source/source.js';
+import { batchOf } from '../stages/consume.js';
 import type { Filterer } from '../stages/filter.js';
-import type { Logger, PartitionProgress, Position, RecordBatch, KafkaRecord } from '../types.js';
+import type { KafkaRecord, Logger, Position, RecordBatch } from '../types.js';
 
 /** What shapes the bytes of a cohort's events, besides its partitions. */
 export interface CohortShape {
@@ -39,25 +40,11 @@ export interface CohortMember {
 const same = (a: Position[], b: Position[]) =>
   a.length === b.length && a.every((p, i) => p.offset === b[i]!.offset && p.partition === b[i]!.partition && p.topic === b[i]!.topic);
 
-/** The positions after a fetch: each fetched partition moves to its next offset. */
-function advance(positions: Position[], fetched: FetchedPartition[]): Position[] {
-  const next = positions.map((p) => ({ ...p }));
-  for (const f of fetched) {
-    const at = next.find((p) => p.partition === f.partition && p.topic === f.topic);
-    if (at) at.offset = f.nextOffset;
-  }
-  return next;
-}
-
-/** A fetch as the batch `consume` would have yielded for it. */
-function batchOf(fetched: FetchedPartition[]): RecordBatch<KafkaRecord> {
-  const records: KafkaRecord[] = fetched.length === 1 ? fetched[0]!.records : [];
-  if (fetched.length > 1) for (const f of fetched) for (const r of f.records) records.push(r);
-  const progress: PartitionProgress[] = fetched.map((f) => {
-    const last = f.records[f.records.length - 1];
-    return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
-  });
-  return { records, progress };
+/** The positions after a fetch (or a batch's progress): each partition in it moves to its next offset. */
+export function advance(positions: Position[], progress: ReadonlyArray<{ topic: string; partition: number; nextOffset: number }>): Position[] {
+  if (progress.length === 0) return positions;
+  const moved = new Map(progress.map((f) => [`${f.topic}\u0000${f.partition}`, f.nextOffset]));
+  return positions.map((p) => ({ ...p, offset: moved.get(`${p.topic}\u0000${p.partition}`) ?? p.offset }));
 }
 
 async function* batches<T>(items: T[]): AsyncGenerator<T> {

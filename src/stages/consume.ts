@@ -50,9 +50,6 @@ export async function* consume(
       if (signal.aborted) return;
       throw err;
     }
-    // One array of every partition's records (flatMap is markedly slower on batches of thousands).
-    const records: KafkaRecord[] = fetched.length === 1 ? fetched[0]!.records : [];
-    if (fetched.length > 1) for (const f of fetched) for (const r of f.records) records.push(r);
     emit('consumer.fetch', { numberOfBatches: fetched.length, duration: Date.now() - pending.startedAt });
     if (fetched.length === 0) {
       if (!caughtUp) yield { records: [], progress: [] };
@@ -60,11 +57,8 @@ export async function* consume(
       continue;
     }
     caughtUp = false;
-    const progress: PartitionProgress[] = fetched.map((f) => {
-      positions.get(`${f.topic}\u0000${f.partition}`)!.offset = f.nextOffset;
-      const last = f.records[f.records.length - 1];
-      return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
-    });
+    const { records, progress } = batchOf(fetched);
+    for (const f of fetched) positions.get(`${f.topic}\u0000${f.partition}`)!.offset = f.nextOffset;
     if (options.readAhead && !signal.aborted) {
       ahead = fetchNext(false);
       // Settled when pulled. An error before that, or the answer of a fetch never pulled because the stream
@@ -75,4 +69,16 @@ export async function* consume(
     yield { records, progress };
     emit('consumer.end_batch_process', { batchSize: records.length });
   }
+}
+
+/** A fetch as one batch: every partition's records in one array, and where each partition goes on. */
+export function batchOf(fetched: FetchedPartition[]): RecordBatch<KafkaRecord> {
+  // One array of every partition's records (flatMap is markedly slower on batches of thousands).
+  const records: KafkaRecord[] = fetched.length === 1 ? fetched[0]!.records : [];
+  if (fetched.length > 1) for (const f of fetched) for (const r of f.records) records.push(r);
+  const progress: PartitionProgress[] = fetched.map((f) => {
+    const last = f.records[f.records.length - 1];
+    return { topic: f.topic, partition: f.partition, nextOffset: f.nextOffset, ...(last ? { lastTimestamp: last.timestamp } : {}) };
+  });
+  return { records, progress };
 }

@@ -36,8 +36,13 @@ export function errorEvent(options: ErrorEventOptions = {}) {
       const clientError = clientErrorOf(err);
       options.onError?.(err, clientError);
       if (options.format === 'ndjson') return;
-      const after = clientError.details.retryAfterSeconds;
-      yield (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
+      yield errorEventText(clientError);
     }
   };
+}
+
+/** The SSE text of an error that ends a stream: `retry:` first when it suggests a wait, then one `error` event. */
+export function errorEventText(clientError: KafkaSseError): string {
+  const after = clientError.details.retryAfterSeconds;
+  return (typeof after === 'number' ? `retry: ${Math.round(after * 1000)}\n\n` : '') + encodeEvent('error', undefined, JSON.stringify(clientError));
 }
